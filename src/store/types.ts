@@ -1,0 +1,47 @@
+// The object-store contract every backend (local directory, S3) implements. Keys are
+// '/'-separated relative names following store/layout.ts; values are opaque bytes.
+import type { Readable } from 'node:stream';
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Opaque version tag used for conditional writes (no quotes). */
+  etag?: string;
+  modified?: Date;
+}
+
+/** Condition for a small-object write: create only, or replace only a known version. */
+export type PutCondition = { ifNoneMatch: '*' } | { ifMatch: string };
+
+/** Raised when a conditional write loses (the object exists, or changed since it was read). */
+export class PreconditionFailedError extends Error {
+  constructor(readonly key: string, message?: string) {
+    super(message ?? `conditional write of ${key} lost: it was changed by someone else`);
+    this.name = 'PreconditionFailedError';
+  }
+}
+
+/** Streams a blob whose digest is known only at the end; finish() makes it visible. */
+export interface BlobWriter {
+  write(chunk: Buffer): Promise<void>;
+  /** Publishes the bytes written under blobs/sha256/<hex>. Nothing is visible before. */
+  finish(digestHex: string, size: number): Promise<void>;
+  /** Drops everything written so far; safe to call after a failure. */
+  abort(): Promise<void>;
+}
+
+export interface ObjectStore {
+  /** A printable name for messages: never contains credentials. */
+  readonly description: string;
+  createBlobWriter(): Promise<BlobWriter>;
+  /** Reads bytes [start, end) of an object (end defaults to its size). */
+  read(key: string, start?: number, end?: number): Promise<Readable>;
+  head(key: string): Promise<ObjectInfo | null>;
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  delete(key: string): Promise<void>;
+  /** Small objects (manifests, refs) read whole with their version tag. */
+  getSmall(key: string): Promise<{ body: Buffer; etag: string } | null>;
+  /** Atomic small-object write; throws PreconditionFailedError when the condition fails. */
+  putSmall(key: string, body: Buffer, condition?: PutCondition): Promise<{ etag: string }>;
+  close(): Promise<void>;
+}
