@@ -1,0 +1,73 @@
+// The operations layerkeep offers, shared by the CLI (standalone) and the daemon (gRPC).
+// Both front ends build an OpsContext and call the functions in src/ops/*.ts.
+import type { ObjectStore } from '../store/types.js';
+import type { StateDb } from '../state/db.js';
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface Progress {
+  /** Called often; phase is e.g. "pack", "upload", "download", "unpack". */
+  update(phase: string, done: number, total?: number): void;
+}
+
+export interface OpsContext {
+  store: ObjectStore;
+  state: StateDb;
+  log: Logger;
+  progress?: Progress;
+  /** Host name recorded in manifests. */
+  host: string;
+}
+
+export interface SnapshotRequest {
+  key: string;
+  dir: string;
+  /** Image the layer sits on, recorded in the manifest (policy checks on restore). */
+  image?: { id: string; name?: string };
+  /** Include char/block device nodes other than whiteouts. */
+  allowDevices?: boolean;
+  /** Snapshot even when the metadata index says nothing changed. */
+  force?: boolean;
+}
+
+export interface SnapshotResult {
+  key: string;
+  /** False when the tree was unchanged since the key's last snapshot (nothing uploaded). */
+  changed: boolean;
+  manifestDigest: string;
+  blobDigest: string;
+  diffId: string;
+  blobSize: number;
+  uncompressedSize: number;
+  files: number;
+  warnings: string[];
+}
+
+export interface RestoreRequest {
+  key: string;
+  dir: string;
+  /** Manifest digest (or unique prefix); default: the key's current snapshot. */
+  snapshot?: string;
+  /** Replace a non-empty target. */
+  force?: boolean;
+  allowDevices?: boolean;
+  /**
+   * 'upper' (default): write an overlay upper dir (whiteouts become 0/0 char devices,
+   * opaque markers become the opaque xattr) into a temp dir and swap it in atomically.
+   * 'apply': apply as an image layer onto an existing tree (e.g. a mounted merged dir):
+   * whiteouts delete, opaque markers clear lower content.
+   */
+  mode?: 'upper' | 'apply';
+}
+
+export interface RestoreResult {
+  key: string;
+  manifestDigest: string;
+  files: number;
+  bytes: number;
+}
