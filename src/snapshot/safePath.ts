@@ -1,0 +1,79 @@
+// Layer paths are untrusted: validate them, then resolve them under the unpack root one
+// component at a time with lstat, so no symlink anywhere on the way is ever followed (the
+// idea of containerd's safe root resolution, done strictly: a symlinked parent is refused,
+// not resolved). The root is a private temp dir or a tree we own during the operation, so
+// nothing changes the components between our checks and our use of them.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export class UnsafePathError extends Error {
+  override name = 'UnsafePathError';
+}
+
+/** Splits a layer path into components, refusing anything that could leave the root. */
+export function layerPathComponents(p: string): string[] {
+  if (p.length === 0) throw new UnsafePathError('empty path');
+  if (p.includes('\0')) throw new UnsafePathError('path contains a NUL byte');
+  if (p.startsWith('/')) throw new UnsafePathError('absolute path');
+  const parts = p.split('/');
+  for (const c of parts) {
+    if (c === '..') throw new UnsafePathError("path has a '..' component");
+    if (c === '' || c === '.') throw new UnsafePathError(`path has an empty or '.' component`);
+  }
+  return parts;
+}
+
+/** Parent layer path of a validated path ('.' for top-level names). */
+export function layerParent(p: string): string {
+  const i = p.lastIndexOf('/');
+  return i === -1 ? '.' : p.slice(0, i);
+}
+
+function lstatOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+export interface ResolveOptions {
+  /** Create missing parent directories (mode 0755); `onCreate` hears each one (layer path). */
+  createParents?: boolean;
+  onCreate?: (layerPath: string) => void;
+}
+
+/**
+ * The absolute path of the directory `dirComponents` under root, checked component by
+ * component: each must be a real directory (never a symlink). Returns null when a component
+ * is missing and createParents is off.
+ */
+export function resolveDirUnder(root: string, dirComponents: readonly string[], opts: ResolveOptions = {}): string | null {
+  let cur = root;
+  for (let i = 0; i < dirComponents.length; i++) {
+    cur = path.join(cur, dirComponents[i]);
+    const st = lstatOrNull(cur);
+    if (st === null) {
+      if (!opts.createParents) return null;
+      fs.mkdirSync(cur, { mode: 0o755 });
+      opts.onCreate?.(dirComponents.slice(0, i + 1).join('/'));
+      continue;
+    }
+    const rel = dirComponents.slice(0, i + 1).join('/');
+    if (st.isSymbolicLink()) throw new UnsafePathError(`"${rel}" on the way is a symlink`);
+    if (!st.isDirectory()) throw new UnsafePathError(`"${rel}" on the way is not a directory`);
+  }
+  return cur;
+}
+
+/**
+ * Resolves a layer path under root: validates it and checks every parent component. The last
+ * component is not looked at (the caller lstats it). Throws UnsafePathError; returns null when
+ * a parent is missing and createParents is off.
+ */
+export function resolveUnder(root: string, layerPath: string, opts: ResolveOptions = {}): string | null {
+  const parts = layerPathComponents(layerPath);
+  const dir = resolveDirUnder(root, parts.slice(0, -1), opts);
+  return dir === null ? null : path.join(dir, parts[parts.length - 1]);
+}

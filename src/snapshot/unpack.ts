@@ -1,0 +1,333 @@
+// Unpacks one layer's entries under a root directory, refusing anything that could write
+// outside it. Every path is validated and resolved with lstat per component (safePath.ts);
+// nodes are created with O_EXCL/O_NOFOLLOW or by calls that never follow a final symlink.
+// Whiteout markers go to a pluggable converter (whiteout.ts).
+//
+// On error the root is left in whatever state it reached (the caller unpacks into a fresh
+// temp dir and deletes it), but nothing is ever written outside it.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { LayerEntry } from './entry.js';
+import { TarFormatError, type TarItem } from './tarReader.js';
+import { layerPathComponents, resolveDirUnder, resolveUnder } from './safePath.js';
+import { classifyWhiteout, type WhiteoutContext, type WhiteoutConverter } from './whiteout.js';
+import { lsetxattr, lutimesNs, mknod } from '../native/index.js';
+
+export interface UnpackOptions {
+  whiteouts: WhiteoutConverter;
+  /** Create char/block device entries (other than whiteouts); refused otherwise. */
+  allowDevices?: boolean;
+  /** Also allow hard links to regular files that already exist under root (apply mode onto
+   *  a live tree). By default a hard link must name an earlier regular file of this layer. */
+  linkToExisting?: boolean;
+  onWarning?: (msg: string) => void;
+  limits?: {
+    /** Total regular-file bytes the layer may write (decompression-bomb guard). */
+    maxBytes?: number;
+  };
+}
+
+export interface UnpackResult {
+  /** Entries applied: every file, directory, link, node and whiteout marker. */
+  files: number;
+  /** Regular-file content bytes written. */
+  bytes: number;
+}
+
+export class UnpackError extends Error {
+  override name = 'UnpackError';
+}
+
+/** Overlayfs keeps its own state in these; a layer must never set them (only the whiteout
+ *  converter writes the opaque marker). */
+const OVERLAY_XATTR_PREFIXES = ['trusted.overlay.', 'user.overlay.'];
+const HOLE_BLOCK = 4096;
+const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK);
+
+interface PendingDir {
+  abs: string;
+  depth: number;
+  mtimeNs: bigint;
+}
+
+function lstatOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(p);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw e;
+  }
+}
+
+/**
+ * Creates the entries of `items` under `root` (an existing directory). Directory times are
+ * set last, deepest first, since creating children changes a directory's mtime.
+ */
+export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, opts: UnpackOptions): Promise<UnpackResult> {
+  const rootStat = fs.statSync(root);
+  if (!rootStat.isDirectory()) throw new UnpackError(`unpack root ${root} is not a directory`);
+  const warn = opts.onWarning ?? (() => {});
+  const maxBytes = opts.limits?.maxBytes ?? Number.MAX_SAFE_INTEGER;
+
+  /** Layer paths taken by an entry of this layer (whiteout targets included). */
+  const claimed = new Set<string>();
+  /** Layer paths this layer created, and every ancestor of them. */
+  const touched = new Set<string>();
+  /** Regular files of this layer: valid hard-link targets. */
+  const regularFiles = new Set<string>();
+  const dirs: PendingDir[] = [];
+  let files = 0;
+  let bytes = 0;
+
+  const markTouched = (p: string): void => {
+    for (let q = p; q !== '.' && !touched.has(q); ) {
+      touched.add(q);
+      const i = q.lastIndexOf('/');
+      q = i === -1 ? '.' : q.slice(0, i);
+    }
+  };
+  const claim = (p: string, e: LayerEntry): void => {
+    if (claimed.has(p)) {
+      throw new Error(p === e.path ? 'duplicate entry: the path appears twice in the layer' : `duplicate entry: ${JSON.stringify(p)} appears twice in the layer`);
+    }
+    claimed.add(p);
+  };
+
+  /** Owner, then mode (chown clears setuid), then xattrs, then time (dirs: later). */
+  const applyMetadata = (abs: string, e: LayerEntry, isSymlink: boolean): void => {
+    fs.lchownSync(abs, e.uid, e.gid);
+    if (!isSymlink) fs.chmodSync(abs, e.mode & 0o7777);
+    setXattrs(abs, e, isSymlink, warn);
+    if (e.type === 'dir') dirs.push({ abs, depth: e.path === '.' ? 0 : e.path.split('/').length, mtimeNs: e.mtimeNs });
+    else lutimesNs(abs, e.mtimeNs, e.mtimeNs);
+  };
+
+  const applyEntry = async (item: TarItem): Promise<boolean> => {
+    const e = item.entry;
+    if (e.path === '.') {
+      // The archive's root directory ("./"): its metadata is the root's.
+      if (e.type !== 'dir') throw new Error(`the layer root must be a directory, not a ${e.type}`);
+      claim('.', e);
+      applyMetadata(root, e, false);
+      return true;
+    }
+    const comps = layerPathComponents(e.path);
+    const parentComps = comps.slice(0, -1);
+    if (parentComps.some((c) => c.startsWith('.wh.'))) throw new Error('a whiteout name cannot be a directory');
+
+    const marker = classifyWhiteout(e);
+    if (marker === 'meta') {
+      warn(`layer entry ${JSON.stringify(e.path)}: AUFS meta entry ignored`);
+      return false;
+    }
+    if (marker !== null) {
+      claim(e.path, e);
+      if (marker.target !== undefined) {
+        if (touched.has(marker.target)) throw new Error(`whiteout of ${JSON.stringify(marker.target)}, which this layer itself creates`);
+        claim(marker.target, e);
+      }
+      const ctx: WhiteoutContext = {
+        root,
+        dirPath: (create) => resolveDirUnder(root, parentComps, { createParents: create, onCreate: markTouched }),
+        fromThisLayer: (p) => touched.has(p),
+        applyMetadata: (abs) => applyMetadata(abs, { ...e, type: 'char', xattrs: withoutOverlayXattrs(e, warn) }, false),
+        warn,
+      };
+      await opts.whiteouts(marker, ctx);
+      return true;
+    }
+
+    claim(e.path, e);
+    if ((e.type === 'char' || e.type === 'block') && !opts.allowDevices) {
+      throw new Error(`${e.type} device ${e.devmajor ?? 0}:${e.devminor ?? 0} refused (device nodes are not allowed)`);
+    }
+    let linkTarget: string | undefined;
+    if (e.type === 'hardlink') linkTarget = resolveLinkTarget(e);
+    if (e.type === 'file' && bytes + e.size > maxBytes) {
+      throw new Error(`layer content would exceed the ${maxBytes}-byte limit`);
+    }
+    const xattrs = withoutOverlayXattrs(e, warn);
+    const meta = { ...e, xattrs };
+
+    const parent = resolveDirUnder(root, parentComps, { createParents: true, onCreate: markTouched }) as string;
+    const abs = path.join(parent, comps[comps.length - 1]);
+    const existing = lstatOrNull(abs);
+    let merge = false;
+    if (existing !== null) {
+      if (e.type === 'dir' && existing.isDirectory()) merge = true;
+      else if (touched.has(e.path)) throw new Error(`a ${e.type} entry after entries of this layer beneath it`);
+      else fs.rmSync(abs, { recursive: true, force: true }); // replaces content from below (apply mode)
+    }
+
+    switch (e.type) {
+      case 'dir':
+        if (!merge) fs.mkdirSync(abs, { mode: 0o700 });
+        applyMetadata(abs, meta, false);
+        break;
+      case 'file':
+        bytes += await writeFile(abs, item.body, meta, warn);
+        regularFiles.add(e.path);
+        break;
+      case 'symlink':
+        fs.symlinkSync(e.linkname as string, abs);
+        applyMetadata(abs, meta, true);
+        break;
+      case 'hardlink':
+        // link(2) never follows a symlink at the source; the target was checked to be a file.
+        // The inode's metadata is the target's: the tar link header carries no own metadata.
+        fs.linkSync(linkTarget as string, abs);
+        regularFiles.add(e.path);
+        break;
+      case 'fifo':
+        mknod(abs, fs.constants.S_IFIFO | 0o600, 0, 0);
+        applyMetadata(abs, meta, false);
+        break;
+      case 'char':
+      case 'block':
+        mknod(abs, (e.type === 'char' ? fs.constants.S_IFCHR : fs.constants.S_IFBLK) | 0o600, e.devmajor ?? 0, e.devminor ?? 0);
+        applyMetadata(abs, meta, false);
+        break;
+    }
+    markTouched(e.path);
+    return true;
+  };
+
+  /** A hard link must name a regular file of this layer (or, with linkToExisting, one that
+   *  exists under root), reached without symlinks. Returns its absolute path. */
+  const resolveLinkTarget = (e: LayerEntry): string => {
+    const target = e.linkname as string;
+    try {
+      layerPathComponents(target);
+    } catch (err) {
+      throw new Error(`hard link target ${JSON.stringify(target)} refused: ${(err as Error).message}`);
+    }
+    if (target === e.path) throw new Error('hard link to itself');
+    const ofThisLayer = regularFiles.has(target);
+    if (!ofThisLayer && (claimed.has(target) || !opts.linkToExisting)) {
+      throw new Error(`hard link target ${JSON.stringify(target)} is not an earlier regular file of this layer`);
+    }
+    let abs: string | null;
+    try {
+      abs = resolveUnder(root, target);
+    } catch (err) {
+      throw new Error(`hard link target ${JSON.stringify(target)} refused: ${(err as Error).message}`);
+    }
+    const st = abs === null ? null : lstatOrNull(abs);
+    if (abs === null || st === null) throw new Error(`hard link target ${JSON.stringify(target)} does not exist`);
+    if (!st.isFile()) throw new Error(`hard link target ${JSON.stringify(target)} is not a regular file`);
+    return abs;
+  };
+
+  for await (const item of items) {
+    try {
+      if (await applyEntry(item)) files++;
+    } catch (err) {
+      if (err instanceof TarFormatError || err instanceof UnpackError) throw err;
+      throw new UnpackError(`layer entry ${JSON.stringify(item.entry.path)}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  // Deepest first: setting a child's time does not touch the parent, but creating it did.
+  dirs.sort((a, b) => b.depth - a.depth);
+  for (const d of dirs) lutimesNs(d.abs, d.mtimeNs, d.mtimeNs);
+  return { files, bytes };
+}
+
+function withoutOverlayXattrs(e: LayerEntry, warn: (msg: string) => void): Map<string, Buffer> {
+  const out = new Map<string, Buffer>();
+  for (const [name, value] of e.xattrs) {
+    if (OVERLAY_XATTR_PREFIXES.some((p) => name.startsWith(p))) {
+      warn(`layer entry ${JSON.stringify(e.path)}: overlay-private xattr ${name} dropped`);
+    } else out.set(name, value);
+  }
+  return out;
+}
+
+function setXattrs(abs: string, e: LayerEntry, isSymlink: boolean, warn: (msg: string) => void): void {
+  for (const [name, value] of e.xattrs) {
+    try {
+      lsetxattr(abs, name, value);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      // user.* xattrs exist only on regular files and directories (xattr(7)); some
+      // filesystems lack a namespace altogether. Both are reported, not fatal.
+      const userOnSpecial = code === 'EPERM' && name.startsWith('user.') && (isSymlink || (e.type !== 'file' && e.type !== 'dir'));
+      if (userOnSpecial || code === 'ENOTSUP' || code === 'EOPNOTSUPP') {
+        warn(`layer entry ${JSON.stringify(e.path)}: xattr ${name} not restored (${code})`);
+        continue;
+      }
+      throw new Error(`setting xattr ${name} failed: ${(err as Error).message}`);
+    }
+  }
+}
+
+/** Streams a file's content to disk (O_EXCL, O_NOFOLLOW), then sets its metadata. */
+async function writeFile(abs: string, body: AsyncIterable<Buffer>, e: LayerEntry, warn: (msg: string) => void): Promise<number> {
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  const fd = fs.openSync(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  let written: number;
+  try {
+    written = await writeSparse(fd, body);
+    if (written !== e.size) throw new Error(`content is ${written} bytes, the header says ${e.size}`);
+    fs.fchownSync(fd, e.uid, e.gid);
+    fs.fchmodSync(fd, e.mode & 0o7777);
+  } finally {
+    fs.closeSync(fd);
+  }
+  setXattrs(abs, e, false, warn);
+  lutimesNs(abs, e.mtimeNs, e.mtimeNs);
+  return written;
+}
+
+/**
+ * Writes a stream at increasing offsets, skipping 4 KiB blocks that are all zeros so they
+ * stay holes (the final ftruncate sets the length). Blocks are aligned to the file offset,
+ * so chunk boundaries do not matter. Returns the byte count.
+ */
+async function writeSparse(fd: number, body: AsyncIterable<Buffer>): Promise<number> {
+  const pending = Buffer.allocUnsafe(HOLE_BLOCK);
+  let pendingLen = 0;
+  let pos = 0; // file offset of the first byte not yet written or skipped (block-aligned)
+  for await (const chunk of body) {
+    let off = 0;
+    if (pendingLen > 0) {
+      off = Math.min(HOLE_BLOCK - pendingLen, chunk.length);
+      chunk.copy(pending, pendingLen, 0, off);
+      pendingLen += off;
+      if (pendingLen < HOLE_BLOCK) continue;
+      pos = writeBlocks(fd, pending, 0, HOLE_BLOCK, pos);
+      pendingLen = 0;
+    }
+    const whole = off + Math.floor((chunk.length - off) / HOLE_BLOCK) * HOLE_BLOCK;
+    pos = writeBlocks(fd, chunk, off, whole, pos);
+    pendingLen = chunk.length - whole;
+    chunk.copy(pending, 0, whole);
+  }
+  if (pendingLen > 0) pos = writeBlocks(fd, pending, 0, pendingLen, pos);
+  fs.ftruncateSync(fd, pos);
+  return pos;
+}
+
+/** Writes buf[start, end) at file offset pos, one write per run of non-zero blocks. */
+function writeBlocks(fd: number, buf: Buffer, start: number, end: number, pos: number): number {
+  let runStart = -1;
+  for (let i = start; i < end; i += HOLE_BLOCK) {
+    const blockEnd = Math.min(i + HOLE_BLOCK, end);
+    const zero = ZERO_BLOCK.compare(buf, i, blockEnd, 0, blockEnd - i) === 0;
+    if (!zero && runStart === -1) runStart = i;
+    if (zero && runStart !== -1) {
+      writeAll(fd, buf, runStart, i, pos + (runStart - start));
+      runStart = -1;
+    }
+  }
+  if (runStart !== -1) writeAll(fd, buf, runStart, end, pos + (runStart - start));
+  return pos + (end - start);
+}
+
+function writeAll(fd: number, buf: Buffer, start: number, end: number, pos: number): void {
+  while (start < end) {
+    const n = fs.writeSync(fd, buf, start, end - start, pos);
+    start += n;
+    pos += n;
+  }
+}
