@@ -56,6 +56,8 @@ export interface Manifest {
   frames: FrameSummary;
   /** sha256 over the sorted metadata index: equal fingerprints mean an unchanged tree. */
   treeFingerprint: string;
+  /** The upper dir's own metadata (the tar has no entry for the root). */
+  root?: { mode: number; uid: number; gid: number; mtimeNs: string };
   tool: string;
 }
 

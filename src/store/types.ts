@@ -24,8 +24,12 @@ export class PreconditionFailedError extends Error {
 /** Streams a blob whose digest is known only at the end; finish() makes it visible. */
 export interface BlobWriter {
   write(chunk: Buffer): Promise<void>;
-  /** Publishes the bytes written under blobs/sha256/<hex>. Nothing is visible before. */
-  finish(digestHex: string, size: number): Promise<void>;
+  /**
+   * Publishes the bytes written under blobs/sha256/<hex>. Nothing is visible before.
+   * `note` (the manifest JSON) is journalled by backends that can resume after a crash,
+   * so the resumed upload can publish it once the blob is safe.
+   */
+  finish(digestHex: string, size: number, note?: string): Promise<void>;
   /** Drops everything written so far; safe to call after a failure. */
   abort(): Promise<void>;
 }

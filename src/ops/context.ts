@@ -1,0 +1,55 @@
+// Builds the context every operation runs in: the store named by a URL, the state DB, a logger.
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+import { DEFAULT_STATE_DIR, openState } from '../state/db.js';
+import { openFsStore } from '../store/fs.js';
+import type { ObjectStore } from '../store/types.js';
+import type { StateDb } from '../state/db.js';
+import type { Logger, OpsContext, Progress } from './types.js';
+
+export const DEFAULT_STORE = 'file:///var/lib/layerkeep/store';
+
+export interface ContextOptions {
+  store?: string;
+  stateDir?: string;
+  log?: Logger;
+  progress?: Progress;
+  /** Backend-specific flags (e.g. s3-region), as given on the command line. */
+  storeFlags?: Record<string, string | undefined>;
+}
+
+export async function openContext(opts: ContextOptions = {}): Promise<OpsContext> {
+  const stateDir = opts.stateDir ?? process.env.LAYERKEEP_STATE_DIR ?? DEFAULT_STATE_DIR;
+  const state = openState(stateDir);
+  try {
+    const store = await openStore(opts.store ?? process.env.LAYERKEEP_STORE ?? DEFAULT_STORE, state, opts.storeFlags ?? {});
+    return { store, state, log: opts.log ?? silentLogger, progress: opts.progress, host: hostname() };
+  } catch (err) {
+    state.close();
+    throw err;
+  }
+}
+
+export async function closeContext(ctx: OpsContext): Promise<void> {
+  await ctx.store.close();
+  ctx.state.close();
+}
+
+export async function openStore(spec: string, state: StateDb, flags: Record<string, string | undefined>): Promise<ObjectStore> {
+  if (!spec.includes('://')) return openFsStore(resolve(spec)); // a plain path means a local directory
+  let url: URL;
+  try {
+    url = new URL(spec);
+  } catch {
+    throw new Error(`invalid store URL ${JSON.stringify(spec)}: expected file:///DIR or s3://BUCKET/PREFIX`);
+  }
+  if (url.protocol === 'file:') return openFsStore(decodeURIComponent(url.pathname));
+  if (url.protocol === 's3:') {
+    const s3Module = '../store/s3.js'; // loaded only for s3:// stores
+    const s3 = await import(s3Module);
+    return s3.openS3Store(url, s3.s3OptionsFrom(flags, process.env), state);
+  }
+  throw new Error(`unsupported store ${url.protocol}//: use file:///DIR or s3://BUCKET/PREFIX`);
+}
+
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

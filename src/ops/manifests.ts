@@ -1,0 +1,46 @@
+// Finding and reading manifests: by key (the store's ref is the source of truth), by digest,
+// or by a unique digest prefix. Every manifest read is checked against its digest.
+import { createHash } from 'node:crypto';
+import { digestHex, type Manifest, MANIFEST_MEDIA_TYPE, manifestKey } from '../store/layout.js';
+import { snapshotsByPrefix } from '../state/snapshots.js';
+import { readRef } from './publish.js';
+import type { OpsContext } from './types.js';
+
+export async function readManifest(ctx: OpsContext, digest: string): Promise<Manifest> {
+  const hex = digestHex(digest);
+  const got = await ctx.store.getSmall(manifestKey(hex));
+  if (!got) throw new Error(`snapshot sha256:${hex} not found in ${ctx.store.description}`);
+  if (createHash('sha256').update(got.body).digest('hex') !== hex) {
+    throw new Error(`manifest sha256:${hex} in ${ctx.store.description} is corrupt (digest mismatch)`);
+  }
+  const m = JSON.parse(got.body.toString('utf8')) as Manifest;
+  const bad = (what: string) => new Error(`manifest sha256:${hex} is invalid: ${what}`);
+  if (m.mediaType !== MANIFEST_MEDIA_TYPE || m.schemaVersion !== 1) throw bad(`unsupported format ${m.mediaType} v${m.schemaVersion}`);
+  digestHex(m.blob?.digest ?? '');
+  digestHex(m.diffId ?? '');
+  for (const n of [m.blob.size, m.uncompressedSize, m.files]) {
+    if (!Number.isSafeInteger(n) || n < 0) throw bad('sizes must be non-negative integers');
+  }
+  return m;
+}
+
+/** Resolves what the user named (digest, prefix, or nothing = the key's current) to a digest. */
+export async function resolveSnapshot(ctx: OpsContext, key: string | undefined, snapshot: string | undefined): Promise<string> {
+  if (snapshot) {
+    const hex = snapshot.startsWith('sha256:') ? snapshot.slice(7) : snapshot;
+    if (/^[0-9a-f]{64}$/.test(hex)) return `sha256:${hex}`;
+    if (!/^[0-9a-f]{4,63}$/.test(hex)) throw new Error(`invalid snapshot ${JSON.stringify(snapshot)}: give a sha256 digest or at least 4 hex digits of one`);
+    const found = new Set(snapshotsByPrefix(ctx.state, hex).map((r) => r.manifest_digest));
+    for await (const o of ctx.store.list(`manifests/`)) {
+      const name = o.key.slice('manifests/'.length);
+      if (name.startsWith(hex) && name.endsWith('.json')) found.add(`sha256:${name.slice(0, -5)}`);
+    }
+    if (found.size === 0) throw new Error(`no snapshot matches ${snapshot}`);
+    if (found.size > 1) throw new Error(`${snapshot} is ambiguous: ${[...found].join(', ')}`);
+    return [...found][0]!;
+  }
+  if (!key) throw new Error('name a key (--key) or a snapshot (--snapshot)');
+  const ref = await readRef(ctx, key);
+  if (!ref) throw new Error(`key ${key} has no snapshot in ${ctx.store.description}`);
+  return ref.ref.current;
+}

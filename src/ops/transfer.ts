@@ -1,0 +1,109 @@
+// export: a snapshot -> a plain tar or the .tar.zst blob itself (standard tools read both).
+// import: an OCI layer tar or tar.zst -> a snapshot (validated entry by entry first).
+import { spawn } from 'node:child_process';
+import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { createFrameEncoder } from '../snapshot/frameEncoder.js';
+import { decodeBlob } from '../snapshot/frameDecoder.js';
+import { readTar } from '../snapshot/tarReader.js';
+import { blobKey, canonicalJson, digestHex, LAYER_MEDIA_TYPE, type Manifest, MANIFEST_MEDIA_TYPE, validateKey } from '../store/layout.js';
+import { readManifest, resolveSnapshot } from './manifests.js';
+import { publishManifest } from './publish.js';
+import { TOOL } from './snapshot.js';
+import type { OpsContext } from './types.js';
+
+const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
+
+export async function exportSnapshot(ctx: OpsContext, opts: { key?: string; snapshot?: string; output: string }): Promise<{ digest: string; bytes: number; format: 'tar' | 'tar.zst' }> {
+  const digest = await resolveSnapshot(ctx, opts.key, opts.snapshot);
+  const m = await readManifest(ctx, digest);
+  const compressed = /\.(zst|zstd)$/.test(opts.output);
+  const source: AsyncIterable<Buffer> = compressed
+    ? await ctx.store.read(blobKey(m.blob.digest)) as AsyncIterable<Buffer>
+    : decodeBlob(ctx.store, {
+      key: blobKey(m.blob.digest), blobSize: m.blob.size, blobDigestHex: digestHex(m.blob.digest),
+      diffIdHex: digestHex(m.diffId), uncompressedSize: m.uncompressedSize,
+    });
+  let bytes = 0;
+  if (opts.output === '-') {
+    for await (const c of source) { bytes += c.length; if (!process.stdout.write(c)) await new Promise((r) => process.stdout.once('drain', r)); }
+  } else {
+    // temp + rename: a failed export never leaves a partial file under the requested name
+    const tmp = `${opts.output}.layerkeep-tmp-${process.pid}`;
+    const fh = await open(tmp, 'w', 0o644);
+    try {
+      for await (const c of source) { bytes += c.length; await fh.write(c); ctx.progress?.update('export', bytes); }
+      await fh.sync();
+      await fh.close();
+      await rename(tmp, opts.output);
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+  if (compressed && bytes !== m.blob.size) throw new Error(`export of ${digest}: copied ${bytes} bytes, blob has ${m.blob.size}`);
+  return { digest, bytes, format: compressed ? 'tar.zst' : 'tar' };
+}
+
+/** The tar bytes of a local file that holds a tar or any zstd stream (decoded by the zstd CLI). */
+function tarStream(file: string): AsyncIterable<Buffer> {
+  const head = Buffer.alloc(4);
+  const fd = openSync(file, 'r');
+  try { readSync(fd, head, 0, 4, 0); } finally { closeSync(fd); }
+  if (!head.equals(ZSTD_MAGIC)) return createReadStream(file, { highWaterMark: 1 << 20 });
+  const child = spawn('zstd', ['-dcq', '--', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on('error', (e) => reject(new Error(`cannot run zstd to read ${file}: ${e.message} (install the zstd package)`)));
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${file}: zstd -d failed: ${stderr.trim() || `exit ${code}`}`))));
+  });
+  exited.catch(() => {});
+  return (async function* () {
+    for await (const c of child.stdout as Readable) yield c as Buffer;
+    await exited;
+  })();
+}
+
+export async function importLayer(ctx: OpsContext, opts: { key: string; file: string; takeOver?: boolean }): Promise<{ digest: string; files: number; blobSize: number; uncompressedSize: number }> {
+  const key = validateKey(opts.key);
+  if (!statSync(opts.file, { throwIfNoEntry: false })?.isFile()) throw new Error(`${opts.file}: no such file`);
+  // Pass 1: every entry must parse and pass the reader's checks before anything is stored.
+  let files = 0;
+  for await (const item of readTar(tarStream(opts.file))) {
+    for await (const _ of item.body) { /* drain */ }
+    files++;
+  }
+  // Pass 2: the same bytes, framed and compressed, become the blob (its diff id is the tar's sha256).
+  const writer = await ctx.store.createBlobWriter();
+  let blob;
+  try {
+    const encoder = createFrameEncoder((b) => writer.write(b));
+    for await (const c of tarStream(opts.file)) await encoder.write(c);
+    blob = await encoder.end();
+  } catch (err) {
+    await writer.abort().catch(() => {});
+    throw err;
+  }
+  const manifest: Manifest = {
+    mediaType: MANIFEST_MEDIA_TYPE, schemaVersion: 1, key, created: new Date().toISOString(), host: ctx.host,
+    image: null, kind: 'full', base: [], parent: null,
+    diffId: `sha256:${blob.diffIdHex}`,
+    blob: { digest: `sha256:${blob.blobDigestHex}`, size: blob.blobSize, mediaType: LAYER_MEDIA_TYPE },
+    uncompressedSize: blob.uncompressedSize, files,
+    frames: { count: blob.frames.length, frameSize: blob.frames[0]?.decompressedSize ?? 0, seekTableSize: blob.seekTableSize },
+    treeFingerprint: `sha256:${blob.diffIdHex}`, // no local tree: never matches a walked one
+    tool: TOOL,
+  };
+  const json = canonicalJson(manifest).toString('utf8');
+  try {
+    await writer.finish(blob.blobDigestHex, blob.blobSize, json);
+  } catch (err) {
+    await writer.abort().catch(() => {});
+    throw err;
+  }
+  const { digest } = await publishManifest(ctx, json, { takeOver: opts.takeOver });
+  return { digest, files, blobSize: blob.blobSize, uncompressedSize: blob.uncompressedSize };
+}

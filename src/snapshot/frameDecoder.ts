@@ -1,0 +1,133 @@
+// A stored blob -> verified tar bytes. Reads the seek table from the blob's tail, fetches
+// frames in ranged reads (a few groups in flight), decompresses frames concurrently, and
+// yields the tar bytes in order. Both digests and all sizes are checked; the generator only
+// finishes normally when the blob and the tar are exactly what the manifest says.
+import { createHash } from 'node:crypto';
+import { decompress } from '@mongodb-js/zstd';
+import type { ObjectStore } from '../store/types.js';
+import { decodeSeekTable, SEEK_FOOTER_SIZE, type SeekTable, seekTableSizeFromFooter } from './seekTable.js';
+import { zstdFrameBound } from './zstdFrame.js';
+
+export interface BlobExpectations {
+  key: string;
+  blobSize: number;
+  blobDigestHex: string;
+  diffIdHex: string;
+  uncompressedSize: number;
+}
+
+export interface DecodeOptions {
+  /** Largest decompressed frame accepted (a defence against decompression bombs). */
+  maxFrame?: number;
+  /** Frames decompressing at once. */
+  concurrency?: number;
+  /** Target compressed bytes per ranged read. */
+  groupBytes?: number;
+  onCompressed?: (bytes: number) => void;
+}
+
+export class BlobVerificationError extends Error {
+  override name = 'BlobVerificationError';
+}
+
+export async function readRange(store: ObjectStore, key: string, start: number, end: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of await store.read(key, start, end)) parts.push(c as Buffer);
+  const buf = Buffer.concat(parts);
+  if (buf.length !== end - start) {
+    throw new BlobVerificationError(`${key}: short read at ${start}-${end} (${buf.length} bytes): truncated blob`);
+  }
+  return buf;
+}
+
+export async function* decodeBlob(store: ObjectStore, want: BlobExpectations, opts: DecodeOptions = {}): AsyncGenerator<Buffer> {
+  const maxFrame = opts.maxFrame ?? 64 << 20;
+  const concurrency = opts.concurrency ?? 4;
+  const groupBytes = opts.groupBytes ?? 8 << 20;
+  const fail = (msg: string): never => { throw new BlobVerificationError(`${want.key}: ${msg}`); };
+
+  const head = await store.head(want.key);
+  if (!head) fail('blob is missing from the store');
+  if (head!.size !== want.blobSize) fail(`blob is ${head!.size} bytes, manifest says ${want.blobSize} (truncated or replaced)`);
+  if (want.blobSize < SEEK_FOOTER_SIZE) fail('blob too small to hold a seek table');
+  const footer = await readRange(store, want.key, want.blobSize - SEEK_FOOTER_SIZE, want.blobSize);
+  let table: SeekTable;
+  let tableBuf: Buffer;
+  try {
+    const tableSize = seekTableSizeFromFooter(footer);
+    if (tableSize > want.blobSize) fail('seek table larger than the blob');
+    const tableBytes = await readRange(store, want.key, want.blobSize - tableSize, want.blobSize);
+    table = decodeSeekTable(tableBytes, want.blobSize, maxFrame);
+    const total = table.frames.reduce((a, f) => a + f.decompressedSize, 0);
+    if (total !== want.uncompressedSize) {
+      fail(`frames decompress to ${total} bytes but the manifest says ${want.uncompressedSize} (refusing: possible decompression bomb or corrupt table)`);
+    }
+    tableBuf = tableBytes; // hashed last, after the frames
+  } catch (err) {
+    if (err instanceof BlobVerificationError) throw err;
+    return fail((err as Error).message);
+  }
+
+  // Frame i starts at offsets[i]; consecutive frames are fetched together up to groupBytes.
+  const offsets: number[] = [];
+  let off = 0;
+  for (const f of table.frames) { offsets.push(off); off += f.compressedSize; }
+  const groupOf: number[] = [];
+  const groups: { start: number; end: number; fetched?: Promise<Buffer> }[] = [];
+  for (let i = 0; i < table.frames.length; i++) {
+    const g = groups[groups.length - 1];
+    const end = offsets[i]! + table.frames[i]!.compressedSize;
+    if (g && end - g.start <= groupBytes) g.end = end;
+    else groups.push({ start: offsets[i]!, end });
+    groupOf.push(groups.length - 1);
+  }
+  const fetchGroup = (g: number): Promise<Buffer> => {
+    const grp = groups[g]!;
+    if (!grp.fetched) {
+      grp.fetched = readRange(store, want.key, grp.start, grp.end);
+      grp.fetched.catch(() => {});
+    }
+    return grp.fetched;
+  };
+
+  const blobHash = createHash('sha256');
+  const diffHash = createHash('sha256');
+  const job = (i: number): Promise<{ compressed: Buffer; raw: Buffer }> => {
+    const g = groupOf[i]!;
+    const p = fetchGroup(g).then(async (buf) => {
+      const start = offsets[i]! - groups[g]!.start;
+      const compressed = buf.subarray(start, start + table.frames[i]!.compressedSize);
+      let bound: number;
+      try { bound = zstdFrameBound(compressed); } catch (err) { return fail(`frame ${i}: ${(err as Error).message}`); }
+      if (bound > maxFrame) fail(`frame ${i} could expand to ${bound} bytes (limit ${maxFrame}): refusing`);
+      let raw: Buffer;
+      try { raw = await decompress(compressed); } catch (err) { return fail(`frame ${i} is corrupt: ${(err as Error).message}`); }
+      if (raw.length !== table.frames[i]!.decompressedSize) {
+        fail(`frame ${i} decompressed to ${raw.length} bytes, seek table says ${table.frames[i]!.decompressedSize}`);
+      }
+      return { compressed, raw };
+    });
+    p.catch(() => {});
+    return p;
+  };
+
+  const window: Promise<{ compressed: Buffer; raw: Buffer }>[] = [];
+  let next = 0;
+  const fill = () => { while (window.length < concurrency && next < table.frames.length) window.push(job(next++)); };
+  fill();
+  let lastGroupReleased = -1;
+  for (let i = 0; i < table.frames.length; i++) {
+    const { compressed, raw } = await window.shift()!;
+    fill();
+    // release fetched groups we are done with so memory stays bounded
+    for (let g = lastGroupReleased + 1; g < groupOf[i]!; g++) groups[g]!.fetched = undefined;
+    lastGroupReleased = groupOf[i]! - 1;
+    blobHash.update(compressed);
+    diffHash.update(raw);
+    opts.onCompressed?.(compressed.length);
+    yield raw;
+  }
+  blobHash.update(tableBuf);
+  if (blobHash.digest('hex') !== want.blobDigestHex) fail('blob digest mismatch: the stored blob is corrupt');
+  if (diffHash.digest('hex') !== want.diffIdHex) fail('diff id mismatch: the layer tar is corrupt');
+}

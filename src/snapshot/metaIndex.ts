@@ -1,0 +1,56 @@
+// The metadata index of a walked tree: one row per entry with everything that changes when
+// a file changes (size, times, inode, mode, owner, xattrs), and a fingerprint over all rows.
+// Equal fingerprints mean "unchanged" without reading any file contents.
+import { createHash } from 'node:crypto';
+import type { WalkedEntry } from './walk.js';
+
+export interface IndexRow {
+  path: string;
+  type: string;
+  size: number;
+  mtimeNs: string;
+  ctimeNs: string;
+  ino: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  xattrHash: string;
+  contentHash: string | null;
+}
+
+export function xattrHash(xattrs: Map<string, Buffer>): string {
+  if (xattrs.size === 0) return '';
+  const h = createHash('sha256');
+  for (const k of [...xattrs.keys()].sort()) {
+    const v = xattrs.get(k)!;
+    h.update(`${k}\0${v.length}\0`);
+    h.update(v);
+  }
+  return h.digest('hex').slice(0, 32);
+}
+
+export function indexRows(entries: WalkedEntry[]): IndexRow[] {
+  return entries.map((e) => ({
+    path: e.path,
+    type: e.type,
+    size: e.size,
+    mtimeNs: e.mtimeNs.toString(),
+    ctimeNs: e.ctimeNs.toString(),
+    ino: e.ino.toString(),
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+    xattrHash: xattrHash(e.rawXattrs),
+    contentHash: null,
+  }));
+}
+
+/** sha256 over the rows in walk order (walk order is deterministic). */
+export function treeFingerprint(rows: IndexRow[], extra: string[] = []): string {
+  const h = createHash('sha256');
+  for (const x of extra) h.update(`${x}\n`);
+  for (const r of rows) {
+    h.update(`${r.path}\0${r.type}\0${r.size}\0${r.mtimeNs}\0${r.ctimeNs}\0${r.ino}\0${r.mode}\0${r.uid}\0${r.gid}\0${r.xattrHash}\n`);
+  }
+  return `sha256:${h.digest('hex')}`;
+}

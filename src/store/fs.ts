@@ -1,0 +1,170 @@
+// The embedded default store: a local directory with the standard layout. Every write goes
+// to a temp file, is fsynced, and is renamed into place (then the directory is fsynced), so
+// a crash never leaves a partial object visible. Conditional writes of small objects are
+// serialised with an O_EXCL lock file per object.
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { dirname, join, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import { fsyncDir } from '../native/index.js';
+import { blobKey } from './layout.js';
+import { type BlobWriter, type ObjectInfo, type ObjectStore, type PutCondition, PreconditionFailedError } from './types.js';
+
+const LOCK_STALE_MS = 30_000;
+
+export function openFsStore(root: string): ObjectStore {
+  mkdirSync(join(root, 'tmp'), { recursive: true, mode: 0o700 });
+  const pathOf = (key: string): string => {
+    if (key.split('/').some((c) => c === '' || c === '.' || c === '..')) throw new Error(`invalid object key ${JSON.stringify(key)}`);
+    return join(root, ...key.split('/'));
+  };
+  const tmpPath = (): string => join(root, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
+
+  async function publish(tmp: string, dest: string): Promise<void> {
+    mkdirSync(dirname(dest), { recursive: true });
+    await rename(tmp, dest);
+    fsyncDir(dirname(dest));
+  }
+
+  async function writeDurably(path: string, body: Buffer): Promise<void> {
+    const fh = await open(path, 'wx', 0o644);
+    try {
+      await fh.writeFile(body);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+
+  return {
+    description: `file://${root}`,
+
+    async createBlobWriter(): Promise<BlobWriter> {
+      const tmp = tmpPath();
+      const fh = await open(tmp, 'wx', 0o644);
+      let closed = false;
+      const close = async () => { if (!closed) { closed = true; await fh.close(); } };
+      return {
+        async write(chunk) { await fh.write(chunk); },
+        async finish(digestHex, size) {
+          await fh.sync();
+          await close();
+          const st = await stat(tmp);
+          if (st.size !== size) throw new Error(`blob ${digestHex}: wrote ${st.size} bytes, expected ${size}`);
+          const dest = pathOf(blobKey(digestHex));
+          if (existsSync(dest)) { await unlink(tmp); return; } // same content already stored
+          await publish(tmp, dest);
+        },
+        async abort() { await close().catch(() => {}); await rm(tmp, { force: true }); },
+      };
+    },
+
+    async read(key, start, end): Promise<Readable> {
+      const p = pathOf(key);
+      if (end !== undefined && end <= (start ?? 0)) return Readable.from([]);
+      await stat(p); // fail with ENOENT now rather than on the first read
+      return createReadStream(p, { start, end: end === undefined ? undefined : end - 1, highWaterMark: 1 << 20 });
+    },
+
+    async head(key): Promise<ObjectInfo | null> {
+      try {
+        const st = await stat(pathOf(key));
+        return { key, size: st.size, modified: st.mtime };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+
+    async *list(prefix): AsyncIterable<ObjectInfo> {
+      const dir = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+      const walk = async function* (rel: string): AsyncGenerator<ObjectInfo> {
+        let names: string[];
+        try { names = (await readdir(join(root, rel))).sort(); } catch { return; }
+        for (const n of names) {
+          const childRel = `${rel}/${n}`;
+          const st = await stat(join(root, childRel)).catch(() => null);
+          if (!st) continue;
+          if (st.isDirectory()) yield* walk(childRel);
+          else if (!n.includes('.lock')) yield { key: childRel.split(sep).join('/'), size: st.size, modified: st.mtime };
+        }
+      };
+      yield* walk(dir);
+    },
+
+    async delete(key) {
+      await rm(pathOf(key), { force: true });
+    },
+
+    async getSmall(key) {
+      try {
+        const body = await readFile(pathOf(key));
+        return { body, etag: etagOf(body) };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+
+    async putSmall(key, body, condition?: PutCondition) {
+      const dest = pathOf(key);
+      mkdirSync(dirname(dest), { recursive: true });
+      const tmp = tmpPath();
+      await writeDurably(tmp, body);
+      const unlock = condition ? await lock(`${dest}.lock`) : () => {};
+      try {
+        if (condition) {
+          const current = existsSync(dest) ? etagOf(readFileSync(dest)) : null;
+          if ('ifNoneMatch' in condition && current !== null) throw new PreconditionFailedError(key, `${key} already exists`);
+          if ('ifMatch' in condition && current !== condition.ifMatch) {
+            throw new PreconditionFailedError(key, `${key} changed since it was read`);
+          }
+        }
+        await publish(tmp, dest);
+      } catch (err) {
+        await rm(tmp, { force: true });
+        throw err;
+      } finally {
+        unlock();
+      }
+      return { etag: etagOf(body) };
+    },
+
+    async close() {},
+  };
+}
+
+function etagOf(body: Buffer): string {
+  return createHash('sha256').update(body).digest('hex').slice(0, 32);
+}
+
+/** An O_EXCL lock file holding our pid; a lock left by a dead process (or older than 30 s) is broken. */
+async function lock(path: string): Promise<() => void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fh = await open(path, 'wx');
+      await fh.writeFile(`${process.pid}\n`);
+      await fh.close();
+      return () => rmSync(path, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (isStale(path)) { rmSync(path, { force: true }); continue; }
+      if (attempt > 1000) throw new Error(`timed out waiting for lock ${path}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+function isStale(path: string): boolean {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    if (pid > 0) {
+      try { process.kill(pid, 0); } catch { return true; }
+    }
+    const age = Date.now() - statSync(path).mtimeMs;
+    return age > LOCK_STALE_MS;
+  } catch {
+    return false;
+  }
+}
