@@ -1,0 +1,167 @@
+// Typed access to layerkeep_native, the small Node-API addon for the Linux syscalls
+// Node's fs lacks: xattrs, mknod, nanosecond lutimes, renameat2, directory fsync, and
+// a one-call-per-directory metadata scan. All calls are synchronous. A failing syscall
+// throws an Error like Node's fs errors: .code is the errno name ('ENOENT', 'EPERM',
+// 'ENOTSUP', ...), plus .errno, .syscall, .path (and .dest for renames).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/** One directory entry as seen by lstat, with all its extended attributes. */
+export interface ScanEntry {
+  name: string;
+  ino: bigint;
+  dev: bigint;
+  /** Full st_mode, file type bits included. */
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdevMajor: number;
+  rdevMinor: number;
+  size: number;
+  /** st_blocks, in 512-byte units. */
+  blocks: number;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  /** [name, raw value] in the order llistxattr returns them. */
+  xattrs: Array<[string, Buffer]>;
+}
+
+/** What scanDir hands over: packed stat records, the names each followed by '/',
+ *  and the xattr lists of the entries that have any, by entry index. */
+type RawScan = [ArrayBuffer, string, Array<Array<[string, Buffer]> | undefined>];
+
+interface NativeAddon {
+  lgetxattr(path: string, name: string): Buffer | null;
+  lsetxattr(path: string, name: string, value: Buffer): void;
+  llistxattr(path: string): string[];
+  lremovexattr(path: string, name: string): void;
+  mknod(path: string, mode: number, major: number, minor: number): void;
+  lutimesNs(path: string, atimeNs: bigint, mtimeNs: bigint): void;
+  renameExchange(a: string, b: string): void;
+  renameNoReplace(a: string, b: string): void;
+  fsyncDir(path: string): void;
+  scanDir(dir: string): RawScan;
+}
+
+/** Environment variable naming the .node file explicitly (e.g. an installed copy). */
+export const NATIVE_ADDON_ENV = 'LAYERKEEP_NATIVE_ADDON';
+
+// This file runs as dist/src/native/index.js; node-gyp leaves the addon in the source
+// tree at src/native/build/Release, three levels above that, under the package root.
+const BUILT_ADDON_PATH = fileURLToPath(
+  new URL('../../../src/native/build/Release/layerkeep_native.node', import.meta.url),
+);
+
+let loaded: NativeAddon | undefined;
+
+/** Loads the addon on first use, so importing this module never fails by itself. */
+function addon(): NativeAddon {
+  if (loaded !== undefined) return loaded;
+  const override = process.env[NATIVE_ADDON_ENV];
+  const path = override !== undefined && override !== '' ? override : BUILT_ADDON_PATH;
+  if (!existsSync(path)) {
+    const where = override ? `${NATIVE_ADDON_ENV}=${path}` : path;
+    throw new Error(`layerkeep native addon not built: run \`make build\` (no file at ${where})`);
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    loaded = require(path) as NativeAddon;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(`layerkeep native addon ${path} failed to load: ${reason}`, { cause: err });
+  }
+  return loaded;
+}
+
+/** The value of xattr `name` on `path` itself (symlinks not followed); null if unset. */
+export function lgetxattr(path: string, name: string): Buffer | null {
+  return addon().lgetxattr(path, name);
+}
+
+/** Sets xattr `name` on `path` itself, creating or replacing it. */
+export function lsetxattr(path: string, name: string, value: Buffer): void {
+  addon().lsetxattr(path, name, value);
+}
+
+/** Names of all xattrs of `path` itself that this process may see. */
+export function llistxattr(path: string): string[] {
+  return addon().llistxattr(path);
+}
+
+/** Removes xattr `name` from `path` itself; ENODATA if it was not set. */
+export function lremovexattr(path: string, name: string): void {
+  addon().lremovexattr(path, name);
+}
+
+/** mknod(2): `mode` carries the type (S_IFCHR, S_IFBLK, S_IFIFO) and permission bits. */
+export function mknod(path: string, mode: number, major: number, minor: number): void {
+  addon().mknod(path, mode, major, minor);
+}
+
+/** Sets atime and mtime of `path` itself to exact nanoseconds (fs.lutimes rounds). */
+export function lutimesNs(path: string, atimeNs: bigint, mtimeNs: bigint): void {
+  addon().lutimesNs(path, atimeNs, mtimeNs);
+}
+
+/** Atomically swaps two existing paths (renameat2 RENAME_EXCHANGE). */
+export function renameExchange(a: string, b: string): void {
+  addon().renameExchange(a, b);
+}
+
+/** Renames `a` to `b`, failing with EEXIST instead of replacing (RENAME_NOREPLACE). */
+export function renameNoReplace(a: string, b: string): void {
+  addon().renameNoReplace(a, b);
+}
+
+/** fsyncs a directory, making renames and creations inside it durable. */
+export function fsyncDir(path: string): void {
+  addon().fsyncDir(path);
+}
+
+// Layout of one packed record from the addon (scan_record in layerkeep_native.c):
+// u64 ino, u64 dev, i64 mtimeNs, i64 ctimeNs, f64 size, f64 blocks,
+// u32 mode, nlink, uid, gid, rdevMajor, rdevMinor, 4 x u32 reserved.
+const RECORD_WORDS64 = 11;
+const RECORD_BYTES = RECORD_WORDS64 * 8;
+const FIRST_U32 = 12;
+
+/**
+ * lstat and xattrs of every entry of `dir` (without . and ..), in readdir order, in
+ * one call. Entries that vanish while being read are left out; any other failure
+ * throws naming the entry. A name that is not valid UTF-8 throws EILSEQ rather than
+ * being turned into replacement characters.
+ */
+export function scanDir(dir: string): ScanEntry[] {
+  const [records, joinedNames, xattrLists] = addon().scanDir(dir);
+  const count = records.byteLength / RECORD_BYTES;
+  const u64 = new BigUint64Array(records);
+  const i64 = new BigInt64Array(records);
+  const f64 = new Float64Array(records);
+  const u32 = new Uint32Array(records);
+  // '/' is the one byte besides NUL that cannot occur in a file name.
+  const names = joinedNames.split('/');
+  const entries = new Array<ScanEntry>(count);
+  for (let i = 0; i < count; i++) {
+    const w = i * RECORD_WORDS64;
+    const h = w * 2 + FIRST_U32;
+    entries[i] = {
+      name: names[i],
+      ino: u64[w],
+      dev: u64[w + 1],
+      mode: u32[h],
+      nlink: u32[h + 1],
+      uid: u32[h + 2],
+      gid: u32[h + 3],
+      rdevMajor: u32[h + 4],
+      rdevMinor: u32[h + 5],
+      size: f64[w + 4],
+      blocks: f64[w + 5],
+      mtimeNs: i64[w + 2],
+      ctimeNs: i64[w + 3],
+      xattrs: xattrLists[i] ?? [],
+    };
+  }
+  return entries;
+}
