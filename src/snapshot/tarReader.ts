@@ -463,14 +463,16 @@ export async function* readTar(source: AsyncIterable<Buffer>, options: TarReader
     // A real entry: combine it with the extended headers before it.
     const nameBytes = pax?.path ?? longName ?? h.name;
     const linkBytes = pax?.linkpath ?? longLink ?? h.linkname;
-    const rawName = nameBytes.toString('utf8');
+    // Errors name the entry as written until its layer path is known.
+    let shown = nameBytes.toString('utf8');
     const fail = (reason: string): never => {
-      throw new TarFormatError(`${where(offset, rawName)}: ${reason}`);
+      throw new TarFormatError(`${where(offset, shown)}: ${reason}`);
     };
     let path = '';
     let linkname = '';
     try {
       path = layerName(checkName(nameBytes, 'name', maxPath));
+      shown = path;
       linkname = checkName(linkBytes, 'link name', maxPath);
     } catch (e) {
       fail((e as Error).message);
