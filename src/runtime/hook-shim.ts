@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+// The OCI hook shim layerkeep-runc installs. Runs as:
+//   hook-shim.js inject <bundle>/config.json <hook path> [--option=value ...]   (from the wrapper)
+//   hook-shim.js createRuntime|poststop [--option=value ...]                      (from runc, OCI state on stdin)
+// It gathers the facts from files only (config.json, config.v2.json, /proc/self/mountinfo) and
+// asks the daemon over gRPC; it never calls the Docker API, which would deadlock on its own container.
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { readDockerContainerConfig, DEFAULT_DOCKER_ROOT } from './docker-config.js';
+import { overlayUpperDir } from './mountinfo.js';
+import { injectHooksIntoBundleConfig, mountDestinations, parseOciState, readSpec, rootPath } from './oci.js';
+import { containerKey, parsePatterns } from './opt-in.js';
+import { markUnrestored } from './unrestored.js';
+
+export interface ShimOptions {
+  socket: string;
+  dockerRoot: string;
+  runDir: string;
+  onRestoreError: 'fail' | 'start';
+  restoreTimeout: number;
+  captureTimeout: number;
+}
+
+export function parseShimOptions(args: string[]): { opts: ShimOptions; passthrough: string[] } {
+  const opts: ShimOptions = {
+    socket: process.env.LAYERKEEP_SOCKET ?? '/run/layerkeep/layerkeep.sock',
+    dockerRoot: process.env.LAYERKEEP_DOCKER_ROOT ?? DEFAULT_DOCKER_ROOT,
+    runDir: process.env.LAYERKEEP_RUN_DIR ?? '/run/layerkeep',
+    onRestoreError: 'fail',
+    restoreTimeout: 600,
+    captureTimeout: 25,
+  };
+  const passthrough: string[] = [];
+  for (const a of args) {
+    const m = /^--([a-z-]+)=(.*)$/s.exec(a);
+    if (!m) throw new Error(`unexpected argument ${JSON.stringify(a)}`);
+    passthrough.push(a);
+    const [, name, v] = m;
+    if (name === 'socket') opts.socket = v;
+    else if (name === 'docker-root') opts.dockerRoot = v;
+    else if (name === 'run-dir') opts.runDir = v;
+    else if (name === 'on-restore-error') {
+      if (v !== 'fail' && v !== 'start') throw new Error(`invalid --on-restore-error=${v}: use fail or start`);
+      opts.onRestoreError = v;
+    } else if (name === 'restore-timeout') opts.restoreTimeout = positive(name, v);
+    else if (name === 'capture-timeout') opts.captureTimeout = positive(name, v);
+    else if (name !== 'node') throw new Error(`unknown option --${name}`);
+  }
+  return { opts, passthrough };
+}
+
+function positive(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`invalid --${name}=${v}: expected seconds > 0`);
+  return n;
+}
+
+/** The overlay upper dir of the container: from the live mount, else from dockerd's layer store. */
+export function findUpperDir(merged: string, dockerRoot: string, containerId: string): string {
+  try {
+    return overlayUpperDir(merged);
+  } catch (mountErr) {
+    // At poststop dockerd may have unmounted the rootfs already; overlay2 keeps <layer>/diff.
+    const mountIdFile = join(dockerRoot, 'image', 'overlay2', 'layerdb', 'mounts', containerId, 'mount-id');
+    if (existsSync(mountIdFile)) {
+      const upper = join(dockerRoot, 'overlay2', readFileSync(mountIdFile, 'utf8').trim(), 'diff');
+      if (existsSync(upper)) return upper;
+    }
+    const sibling = join(dirname(merged), 'diff');
+    if (existsSync(sibling)) return sibling;
+    throw mountErr;
+  }
+}
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let s = '';
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (c: string) => (s += c));
+    process.stdin.on('end', () => resolve(s));
+    process.stdin.on('error', reject);
+  });
+}
+
+function namePatterns(runDir: string): string[] {
+  try {
+    return parsePatterns(readFileSync(join(runDir, 'name-patterns'), 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
+interface GatheredFacts {
+  containerId: string;
+  runtime: string;
+  name: string;
+  labels: Record<string, string>;
+  image: { id: string; name: string };
+  bundle: string;
+  mergedDir: string;
+  upperDir: string;
+  mountDestinations: string[];
+}
+
+async function gather(opts: ShimOptions, stdin: string): Promise<GatheredFacts> {
+  const state = parseOciState(stdin);
+  const spec = readSpec(state.bundle);
+  const merged = rootPath(state.bundle, spec);
+  const cfg = await readDockerContainerConfig(opts.dockerRoot, state.id);
+  return {
+    containerId: state.id,
+    runtime: 'docker',
+    name: cfg.name,
+    labels: cfg.labels,
+    image: { id: cfg.imageId, name: cfg.imageName },
+    bundle: state.bundle,
+    mergedDir: merged,
+    upperDir: findUpperDir(merged, opts.dockerRoot, state.id),
+    mountDestinations: mountDestinations(spec),
+  };
+}
+
+async function callDaemon<T>(opts: ShimOptions, method: 'prepareStart' | 'captureStop', facts: GatheredFacts, timeoutS: number): Promise<T> {
+  if (!existsSync(opts.socket)) throw new Error(`the layerkeep daemon is not running (no socket at ${opts.socket}); start it with \`layerkeep serve\``);
+  const { createClient, unary } = await import('../service/client.js');
+  const client = createClient({ address: opts.socket });
+  try {
+    return await unary<GatheredFacts, T>(client, client[method] as never, facts, timeoutS * 1000);
+  } catch (e) {
+    const err = e as { code?: number; details?: string; message: string };
+    if (err.code === 14) throw new Error(`the layerkeep daemon at ${opts.socket} is not reachable (${err.details ?? err.message}); start it with \`layerkeep serve\``);
+    if (err.code === 4) throw new Error(`the layerkeep daemon did not answer within ${timeoutS}s`);
+    throw new Error(err.details || err.message);
+  } finally {
+    client.close();
+  }
+}
+
+async function createRuntime(opts: ShimOptions): Promise<number> {
+  let facts: GatheredFacts | undefined;
+  let policy = opts.onRestoreError;
+  try {
+    facts = await gather(opts, await readStdin());
+    const label = facts.labels['layerkeep.on-restore-error'];
+    if (label === 'start' || label === 'fail') policy = label;
+    if (!containerKey(facts, namePatterns(opts.runDir))) {
+      // Not opted in by label; the daemon's name patterns may still opt it in.
+      if (namePatterns(opts.runDir).length === 0) return 0;
+    }
+    const reply = await callDaemon<{ action: string; message: string }>(opts, 'prepareStart', facts, opts.restoreTimeout);
+    if (reply.action === 'restored') process.stderr.write(`layerkeep: ${reply.message}\n`);
+    return 0;
+  } catch (e) {
+    const who = facts ? `container ${facts.name || facts.containerId.slice(0, 12)}` : 'container';
+    const message = `layerkeep: cannot restore the state of ${who}: ${(e as Error).message}`;
+    if (policy === 'start') {
+      if (facts) markUnrestored(opts.runDir, facts.containerId, message);
+      process.stderr.write(`${message}; starting without it (on-restore-error=start)\n`);
+      return 0;
+    }
+    process.stderr.write(`${message} (the start is refused; on-restore-error=start would start without state)\n`);
+    return 1;
+  }
+}
+
+async function poststop(opts: ShimOptions): Promise<number> {
+  let facts: GatheredFacts | undefined;
+  try {
+    facts = await gather(opts, await readStdin());
+    if (!containerKey(facts, namePatterns(opts.runDir)) && namePatterns(opts.runDir).length === 0) return 0;
+    await callDaemon(opts, 'captureStop', facts, Math.max(1, opts.captureTimeout - 2));
+    return 0;
+  } catch (e) {
+    const who = facts ? `container ${facts.name || facts.containerId.slice(0, 12)}` : 'container';
+    process.stderr.write(`layerkeep: cannot capture the state of ${who} at stop: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === 'inject') {
+    const [configPath, hookPath, ...optArgs] = rest;
+    if (!configPath || !hookPath) throw new Error('usage: hook-shim.js inject <config.json> <hook path> [--option=value ...]');
+    const { opts, passthrough } = parseShimOptions(optArgs);
+    injectHooksIntoBundleConfig(configPath, hookPath, passthrough, { createRuntime: Math.ceil(opts.restoreTimeout), poststop: Math.ceil(opts.captureTimeout) });
+    return 0;
+  }
+  const { opts } = parseShimOptions(rest);
+  if (cmd === 'createRuntime') return createRuntime(opts);
+  if (cmd === 'poststop') return poststop(opts);
+  throw new Error(`unknown hook stage ${JSON.stringify(cmd)}: expected createRuntime or poststop`);
+}
+
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      process.stderr.write(`layerkeep hook: ${(e as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,117 @@
+// Daemon configuration: one table of options, read from (highest first) command-line flags,
+// LAYERKEEP_* environment variables, a JSON config file, then defaults. The same table drives
+// `layerkeep serve --help` and the README's configuration table.
+import { readFileSync } from 'node:fs';
+
+export interface OptionSpec {
+  name: string;          // flag --name, env LAYERKEEP_NAME (dashes -> underscores), file key "name"
+  default: string;
+  help: string;
+}
+
+export const OPTIONS: OptionSpec[] = [
+  { name: 'config', default: '', help: 'JSON config file with any of these options as keys' },
+  { name: 'store', default: 'file:///var/lib/layerkeep/store', help: 'object store: file:///dir or s3://bucket/prefix' },
+  { name: 'state-dir', default: '/var/lib/layerkeep/state', help: 'local state DB directory (cache + upload journal)' },
+  { name: 'socket', default: '/run/layerkeep/layerkeep.sock', help: 'gRPC unix socket (mode 0660)' },
+  { name: 'socket-group', default: '', help: 'group owning the socket (name or gid); empty = root' },
+  { name: 'listen', default: '', help: 'also serve gRPC on host:port over TLS (needs tls-cert and tls-key)' },
+  { name: 'tls-cert', default: '', help: 'PEM certificate for --listen' },
+  { name: 'tls-key', default: '', help: 'PEM private key for --listen' },
+  { name: 'tls-client-ca', default: '', help: 'PEM CA bundle; when set, TCP clients must present a certificate it signed' },
+  { name: 'run-dir', default: '/run/layerkeep', help: 'runtime files shared with the hook (pid file, published name patterns)' },
+  { name: 'docker', default: 'auto', help: 'Docker integration: auto (when the socket exists), on, off' },
+  { name: 'docker-host', default: 'unix:///var/run/docker.sock', help: 'Docker API endpoint (unix:// or tcp://)' },
+  { name: 'docker-root', default: '/var/lib/docker', help: "dockerd's --data-root (config.v2.json, overlay2)" },
+  { name: 'capture-dir', default: '', help: 'staging for stop-time captures; must be on the filesystem of docker-root (default <docker-root>/layerkeep-captures)' },
+  { name: 'name-patterns', default: '', help: 'comma-separated globs: containers whose name matches are kept under key = name' },
+  { name: 'image-policy', default: 'refuse', help: 'restore onto a different image: refuse, warn, allow' },
+  { name: 'authz-socket', default: '', help: 'serve the Docker authorization plugin protocol on this unix socket (managed plugin mode)' },
+  { name: 'authz-timeout', default: '25s', help: 'longest time the authz plugin holds a Docker request before allowing it' },
+  { name: 'metrics-listen', default: '', help: 'serve Prometheus /metrics on host:port (off when empty)' },
+  { name: 'log-level', default: 'info', help: 'debug, info, warn, error (JSON lines on stderr)' },
+  { name: 'shutdown-timeout', default: '20s', help: 'on SIGTERM, how long to let in-flight work finish before journaling it and exiting' },
+  { name: 'host', default: '', help: 'host name recorded in manifests (default: os.hostname())' },
+];
+
+export type Config = Record<string, string>;
+
+export function envName(name: string): string {
+  return 'LAYERKEEP_' + name.toUpperCase().replace(/-/g, '_');
+}
+
+export interface ParsedArgs {
+  config: Config;
+  help: boolean;
+}
+
+/** Resolves every option; throws one line naming the bad flag, variable or file. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedArgs {
+  const known = new Map(OPTIONS.map((o) => [o.name, o]));
+  const flags: Config = {};
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '-h' || a === '--help') {
+      help = true;
+      continue;
+    }
+    const m = /^--([a-z0-9-]+)(?:=(.*))?$/s.exec(a);
+    if (!m || !known.has(m[1])) throw new Error(`unknown option ${a} (see layerkeep serve --help)`);
+    let value = m[2];
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new Error(`option --${m[1]} needs a value`);
+      value = argv[++i];
+    }
+    flags[m[1]] = value;
+  }
+  const fromEnv: Config = {};
+  for (const o of OPTIONS) {
+    const v = env[envName(o.name)];
+    if (v !== undefined) fromEnv[o.name] = v;
+  }
+  const file = flags.config ?? fromEnv.config ?? '';
+  const fromFile: Config = {};
+  if (file) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new Error(`cannot read config file ${file}: ${(e as Error).message}`);
+    }
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`config file ${file} must hold a JSON object`);
+    for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+      if (!known.has(k) || k === 'config') throw new Error(`config file ${file}: unknown option "${k}"`);
+      fromFile[k] = Array.isArray(v) ? v.join(',') : String(v);
+    }
+  }
+  const config: Config = {};
+  for (const o of OPTIONS) config[o.name] = flags[o.name] ?? fromEnv[o.name] ?? fromFile[o.name] ?? o.default;
+  if (!config['capture-dir']) config['capture-dir'] = config['docker-root'].replace(/\/+$/, '') + '/layerkeep-captures';
+  return { config, help };
+}
+
+/** "25s", "500ms", "2m", or plain milliseconds. */
+export function parseDuration(v: string, what: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
+  if (!m) throw new Error(`invalid duration for ${what}: ${JSON.stringify(v)} (use e.g. 500ms, 25s, 2m)`);
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 'ms'] ?? 1;
+  return Math.round(n * unit);
+}
+
+export function helpText(): string {
+  const lines = ['Usage: layerkeep serve [--option=value ...]', '', 'Runs the layerkeep daemon. Each option can also be set as an environment', 'variable (shown) or as a key in the --config JSON file. Flags win over', 'the environment, which wins over the file.', ''];
+  for (const o of OPTIONS) {
+    lines.push(`  --${o.name}  (${envName(o.name)})`);
+    lines.push(`      ${o.help}`);
+    lines.push(`      default: ${o.default === '' ? '(empty)' : o.default}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Markdown table for the README. */
+export function markdownTable(): string {
+  const rows = OPTIONS.map((o) => `| \`--${o.name}\` | \`${envName(o.name)}\` | ${o.default === '' ? '' : '`' + o.default + '`'} | ${o.help} |`);
+  return ['| flag / file key | environment | default | meaning |', '|---|---|---|---|', ...rows].join('\n') + '\n';
+}

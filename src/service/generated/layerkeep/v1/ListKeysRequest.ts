@@ -1,0 +1,8 @@
+// Original file: proto/layerkeep.proto
+
+
+export interface ListKeysRequest {
+}
+
+export interface ListKeysRequest__Output {
+}

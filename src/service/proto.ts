@@ -1,0 +1,21 @@
+// Loads proto/layerkeep.proto at run time. The loader options must match the flags given to
+// proto-loader-gen-types (see the Makefile's proto target) so the generated types are true.
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { fileURLToPath } from 'node:url';
+import type { ProtoGrpcType } from './generated/layerkeep.js';
+
+export const PROTO_PATH = fileURLToPath(new URL('../../../proto/layerkeep.proto', import.meta.url));
+
+export const LOADER_OPTIONS: protoLoader.Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true };
+
+export type Api = ProtoGrpcType['layerkeep']['v1'];
+
+let cached: Api | undefined;
+export function loadApi(): Api {
+  if (!cached) {
+    const def = protoLoader.loadSync(PROTO_PATH, LOADER_OPTIONS);
+    cached = (grpc.loadPackageDefinition(def) as unknown as ProtoGrpcType).layerkeep.v1;
+  }
+  return cached;
+}
