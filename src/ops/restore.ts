@@ -3,7 +3,7 @@
 // both digests verified, so on any failure the target is exactly as before.
 // 'apply' mode applies the layer onto a live tree (an overlay merged dir): the blob is first
 // copied locally and verified, and its tar validated, before the tree is touched.
-import { chmodSync, chownSync, lstatSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fsyncDir, lutimesNs, renameExchange, renameNoReplace } from '../native/index.js';
@@ -85,6 +85,7 @@ async function restoreUpper(ctx: OpsContext, m: Manifest, target: string, req: R
   if (existing && readdirSync(target).length > 0 && !req.force) {
     throw new Error(`${target} is not empty: pass --force to replace its contents`);
   }
+  mkdirSync(dirname(target), { recursive: true });
   const tmp = mkdtempSync(join(dirname(target), `.${basename(target)}.layerkeep-restore-`));
   let counts = { files: 0, bytes: 0 };
   let downloaded = 0;

@@ -64,7 +64,7 @@ function headersFor(e: WalkedEntry): { header: TarHeaders; pax: [string, Buffer 
     uname: '',
     gname: '',
   };
-  if (!fitsUstar(e.type === 'dir' ? `${e.path}/` : e.path)) {
+  if (!fitsUstar(e.path)) {
     pax.push(['path', e.path]);
     header.name = placeholderName(e.path);
   }
