@@ -3,7 +3,7 @@
 // a crash never leaves a partial object visible. Conditional writes of small objects are
 // serialised with an O_EXCL lock file per object.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -15,6 +15,7 @@ const LOCK_STALE_MS = 30_000;
 
 export function openFsStore(root: string): ObjectStore {
   mkdirSync(join(root, 'tmp'), { recursive: true, mode: 0o700 });
+  removeDeadTemps(join(root, 'tmp'));
   const pathOf = (key: string): string => {
     if (key.split('/').some((c) => c === '' || c === '.' || c === '..')) throw new Error(`invalid object key ${JSON.stringify(key)}`);
     return join(root, ...key.split('/'));
@@ -133,6 +134,17 @@ export function openFsStore(root: string): ObjectStore {
 
     async close() {},
   };
+}
+
+/** Temp files are named "<pid>-<random>": those of processes that died mid-write are garbage. */
+function removeDeadTemps(dir: string): void {
+  for (const name of readdirSync(dir)) {
+    const pid = Number(name.split('-')[0]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid) continue;
+    try { process.kill(pid, 0); } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(dir, name), { force: true });
+    }
+  }
 }
 
 function etagOf(body: Buffer): string {
