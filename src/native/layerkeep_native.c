@@ -87,17 +87,17 @@ static void set_string_prop(napi_env env, napi_value obj, const char *key, const
     napi_set_named_property(env, obj, key, v);
 }
 
-// Throws an fs-style error for `err` from `syscall` on `path` (and `dest` for renames).
-// Always returns NULL so callers can `return throw_errno(...)`.
-static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path,
-                              const char *dest) {
+// Throws an fs-style error for `err` from `syscall` on `path` (and `dest` for renames),
+// explained by `reason` (strerror's text when NULL). Returns NULL, for `return throw...`.
+static napi_value throw_errno_because(napi_env env, int err, const char *reason,
+                                      const char *syscall, const char *path, const char *dest) {
   char code_buf[16];
   const char *code = errno_name(err);
   if (code == NULL) {
     snprintf(code_buf, sizeof code_buf, "E%d", err);
     code = code_buf;
   }
-  const char *reason = strerror(err);
+  if (reason == NULL) reason = strerror(err);
   size_t cap = strlen(code) + strlen(reason) + strlen(syscall) + strlen(path) +
                (dest ? strlen(dest) : 0) + 32;
   char *message = malloc(cap);
@@ -128,6 +128,11 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall, const 
   if (dest) set_string_prop(env, error, "dest", dest);
   napi_throw(env, error);
   return NULL;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path,
+                              const char *dest) {
+  return throw_errno_because(env, err, NULL, syscall, path, dest);
 }
 
 static napi_value throw_type_error(napi_env env, const char *code, const char *message) {
@@ -412,6 +417,7 @@ typedef struct {
   size_t name_len;
   int err;                     // 0, or errno of failed_syscall; ENOENT: entry vanished
   const char *failed_syscall;
+  const char *reason;          // why, when strerror(err) would not say it well
   char *xattrs;                // malloc'd (name NUL, u32 value length, value)*, or NULL
   uint32_t xattr_count;
 } scan_entry;
@@ -442,6 +448,7 @@ typedef struct {
   size_t count;
   scan_record *records;  // [count]
   size_t next;           // phase 2: first entry no thread has claimed yet (atomic)
+  size_t batch;          // phase 2: entries a thread claims at a time
 } scan_state;
 
 // Strict UTF-8 check (no overlongs, surrogates or code points past U+10FFFF), so that
@@ -493,6 +500,7 @@ static bool ns_from_timespec(const struct timespec *ts, int64_t *out) {
 static void entry_failed(scan_entry *e, int err, const char *syscall) {
   e->err = err;
   e->failed_syscall = syscall;
+  e->reason = NULL;
 }
 
 // Reads all xattrs of `path` into e->xattrs. Sizes are asked first: the kernel
@@ -595,7 +603,8 @@ static void scan_one(scan_state *st, size_t i, char *path) {
   rec->rdev_minor = (uint32_t)minor(sb.st_rdev);
   if (!ns_from_timespec(&sb.st_mtim, &rec->mtime_ns) ||
       !ns_from_timespec(&sb.st_ctim, &rec->ctime_ns)) {
-    entry_failed(e, EOVERFLOW, "lstat (time beyond signed 64-bit nanoseconds)");
+    entry_failed(e, EOVERFLOW, "lstat");
+    e->reason = "timestamp does not fit in signed 64-bit nanoseconds";
     return;
   }
 
@@ -608,9 +617,11 @@ static void scan_one(scan_state *st, size_t i, char *path) {
   read_xattrs(path, e);
 }
 
-#define SCAN_BATCH 64           // entries claimed at a time by one thread
 #define SCAN_PARALLEL_MIN 64  // smaller directories: thread start-up would cost more
+#define SCAN_MAX_BATCH 64      // most entries one thread claims at a time
+#ifndef SCAN_MAX_THREADS
 #define SCAN_MAX_THREADS 4
+#endif
 
 static void *scan_worker(void *arg) {
   scan_state *st = arg;
@@ -618,9 +629,9 @@ static void *scan_worker(void *arg) {
   memcpy(path, st->dir, st->dir_len);
   path[st->dir_len] = '/';
   for (;;) {
-    size_t start = __atomic_fetch_add(&st->next, SCAN_BATCH, __ATOMIC_RELAXED);
+    size_t start = __atomic_fetch_add(&st->next, st->batch, __ATOMIC_RELAXED);
     if (start >= st->count) break;
-    size_t end = start + SCAN_BATCH < st->count ? start + SCAN_BATCH : st->count;
+    size_t end = start + st->batch < st->count ? start + st->batch : st->count;
     for (size_t i = start; i < end; i++) scan_one(st, i, path);
   }
   return NULL;
@@ -640,6 +651,11 @@ static void scan_all(scan_state *st) {
     threads = usable_cpus();
     if (threads > SCAN_MAX_THREADS) threads = SCAN_MAX_THREADS;
   }
+  // Claim small enough batches that every thread gets several, big enough to make the
+  // shared counter cheap.
+  st->batch = st->count / ((size_t)threads * 4);
+  if (st->batch < 1) st->batch = 1;
+  if (st->batch > SCAN_MAX_BATCH) st->batch = SCAN_MAX_BATCH;
   pthread_t helpers[SCAN_MAX_THREADS];
   int started = 0;
   for (int t = 1; t < threads; t++) {
@@ -677,7 +693,7 @@ static bool read_names(napi_env env, scan_state *st) {
       size_t at = (size_t)snprintf(path, PATH_MAX + 1, "%s/", st->dir);
       for (const unsigned char *c = (const unsigned char *)name; *c; c++)
         at += (size_t)snprintf(path + at, sizeof path - at, *c < 0x80 ? "%c" : "\\x%02x", *c);
-      throw_errno(env, EILSEQ, "scandir (entry name is not UTF-8)", path, NULL);
+      throw_errno_because(env, EILSEQ, "entry name is not valid UTF-8", "scandir", path, NULL);
       return false;
     }
     if (!grow(&st->names, name_len + 1) || !grow(&st->entries, sizeof(scan_entry))) {
@@ -727,7 +743,7 @@ static napi_value build_result(napi_env env, scan_state *st) {
     if (e->err != 0) {
       char path[PATH_MAX + NAME_MAX + 2];
       snprintf(path, sizeof path, "%s/%s", st->dir, st->names.data + e->name_off);
-      return throw_errno(env, e->err, e->failed_syscall, path, NULL);
+      return throw_errno_because(env, e->err, e->reason, e->failed_syscall, path, NULL);
     }
     kept++;
   }
