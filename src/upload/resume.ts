@@ -1,0 +1,87 @@
+// Finishing the uploads a previous process left behind (crash, kill -9, reboot). Every
+// command that writes and the daemon call this when they start.
+import { rm } from 'node:fs/promises';
+import type { StateDb } from '../state/db.js';
+import type { Logger } from '../ops/types.js';
+import { PreconditionFailedError, type ObjectStore } from '../store/types.js';
+import { finalizeUpload, isFinishedRow, UploadFailedError } from './finalize.js';
+import { setStatus, unfinishedUploads, type UploadRow } from './journal.js';
+import { release, removeOwnerFile, tryClaim } from './owner.js';
+import { multipartTargetOf, type MultipartTarget } from './target.js';
+
+export type Publish = (key: string, manifestJson: string) => Promise<void>;
+
+export interface ResumeReport {
+  /** Uploads finished (and published, when they carried a manifest). */
+  completed: { id: number; blobDigest: string; key: string }[];
+  /** Uploads given up, with the reason (also recorded in the journal). */
+  failed: { id: number; reason: string }[];
+  /** Uploads that failed again for a passing reason; tried again next start. */
+  retryLater: { id: number; error: string }[];
+  /** Uploads another live process works on, or interrupted writers waiting to be adopted. */
+  skipped: number;
+}
+
+export async function resumePendingUploads(store: ObjectStore, state: StateDb, publish: Publish, log: Logger): Promise<ResumeReport> {
+  const report: ResumeReport = { completed: [], failed: [], retryLater: [], skipped: 0 };
+  const t = multipartTargetOf(store);
+  if (!t) return report;
+  for (const row of unfinishedUploads(state, t.name)) {
+    if (!tryClaim(state, row.staging_path)) {
+      report.skipped++;
+      continue;
+    }
+    try {
+      await resumeOne(t, state, row, publish, log, report);
+    } catch (err) {
+      const message = (err as Error).message;
+      if (err instanceof UploadFailedError) {
+        setStatus(state, row.id, 'failed', message);
+        if (row.upload_id) await t.abortUpload(row.object_key, row.upload_id).catch(() => undefined);
+        await rm(row.staging_path, { force: true });
+        removeOwnerFile(row.staging_path);
+        log.error('upload cannot be finished; the key keeps its previous snapshot', { upload: row.id, key: row.key, reason: message });
+        report.failed.push({ id: row.id, reason: message });
+      } else {
+        state.prepare('UPDATE uploads SET error = ?, updated = ? WHERE id = ?').run(message, new Date().toISOString(), row.id);
+        log.warn('resuming upload failed; trying again on the next start', { upload: row.id, error: message });
+        report.retryLater.push({ id: row.id, error: message });
+      }
+    } finally {
+      release(row.staging_path);
+    }
+  }
+  return report;
+}
+
+async function resumeOne(t: MultipartTarget, state: StateDb, row: UploadRow, publish: Publish, log: Logger, report: ResumeReport): Promise<void> {
+  if (!isFinishedRow(row)) {
+    // The writer died before finish(): its bytes may be incomplete and its digest is unknown.
+    // A re-run of the same snapshot adopts it (see writer.ts); give up only when it is old.
+    const age = Date.now() - Date.parse(row.updated);
+    if (row.upload_id && age < t.abandonAfterMs) {
+      report.skipped++;
+      return;
+    }
+    throw new UploadFailedError(`upload ${row.id} was interrupted while its blob was being written and no re-run took it over`);
+  }
+  if (row.status !== 'completing') {
+    log.info('resuming upload', { upload: row.id, blob: `sha256:${row.blob_digest}`, key: row.key });
+    await finalizeUpload(t, state, row, true);
+    setStatus(state, row.id, 'completing');
+  }
+  if (row.manifest_json) {
+    try {
+      await publish(row.key, row.manifest_json);
+    } catch (err) {
+      if (!(err instanceof PreconditionFailedError)) throw err;
+      // Lost a race for the ref: the blob and manifest stay stored and restorable by digest.
+      setStatus(state, row.id, 'done', `published, but ${err.message}`);
+      log.warn('resumed snapshot was stored but not made current', { upload: row.id, key: row.key, error: err.message });
+      report.completed.push({ id: row.id, blobDigest: `sha256:${row.blob_digest}`, key: row.key });
+      return;
+    }
+  }
+  setStatus(state, row.id, 'done');
+  report.completed.push({ id: row.id, blobDigest: `sha256:${row.blob_digest}`, key: row.key });
+}

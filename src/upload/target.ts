@@ -1,0 +1,45 @@
+// What the multipart engine needs from an object store. The S3 store implements it; the
+// engine (writer, resume) holds the journal, staging file and scheduling logic.
+import type { ObjectInfo } from '../store/types.js';
+import type { Logger } from '../ops/types.js';
+
+export interface ServerPart {
+  number: number;
+  size: number;
+  /** Without quotes. */
+  etag: string;
+}
+
+export interface MultipartTarget {
+  /** Store description (no secrets): the journal's `store` column. */
+  readonly name: string;
+  readonly partSize: number;
+  readonly concurrency: number;
+  readonly stagingDir: string;
+  /** Part and object ETags are MD5s of the bytes (false under SSE-KMS / SSE-C). */
+  readonly etagIsMd5: boolean;
+  /** Interrupted writers' uploads older than this are given up by resume. */
+  readonly abandonAfterMs: number;
+  readonly log: Logger;
+  createUpload(objectKey: string): Promise<string>;
+  /** Returns the part's ETag without quotes. Retries transient failures; errors name the part. */
+  uploadPart(objectKey: string, uploadId: string, partNumber: number, body: Buffer, md5: Buffer): Promise<string>;
+  /** All parts the server holds, paginated. Throws an error for which isUploadGone() is true if the upload is unknown. */
+  listParts(objectKey: string, uploadId: string): AsyncIterable<ServerPart>;
+  completeUpload(objectKey: string, uploadId: string, parts: { number: number; etag: string }[]): Promise<void>;
+  abortUpload(objectKey: string, uploadId: string): Promise<void>;
+  putObject(key: string, body: Buffer, md5: Buffer): Promise<void>;
+  headObject(key: string): Promise<ObjectInfo | null>;
+  /** Server-side copy (multipart copy above 5 GiB). */
+  copyObject(fromKey: string, toKey: string, size: number): Promise<void>;
+  deleteObject(key: string): Promise<void>;
+}
+
+/** Stores that run the multipart engine expose it here (the local directory store does not). */
+export interface HasMultipartTarget {
+  readonly multipart: MultipartTarget;
+}
+
+export function multipartTargetOf(store: object): MultipartTarget | undefined {
+  return (store as Partial<HasMultipartTarget>).multipart;
+}

@@ -1,0 +1,289 @@
+// Multipart blob uploads against a real S3 server: bytes, verification, faults, resume paths.
+import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomInt } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { ChildArgs } from '../support/s3UploadChild.js';
+import type { S3Store } from '../../src/store/s3.js';
+import { partsOf, unfinishedUploads, type UploadRow } from '../../src/upload/journal.js';
+import { resumePendingUploads } from '../../src/upload/resume.js';
+import { startFaultProxy } from '../support/faultProxy.js';
+import {
+  createTestBucket, MIB, memoryLog, openTestStore, patternChunks, patternDigest, patternRange, s3TestEnv, sha256OfStream,
+  streamToBuffer, tempStateDir, type S3TestEnv, type TestBucket,
+} from './helpers.js';
+
+const BIG = 200 * MIB;
+const PART = 8 * MIB;
+
+let env: S3TestEnv;
+let bucket: TestBucket;
+before(async () => {
+  env = s3TestEnv();
+  bucket = await createTestBucket(env, 'upload');
+});
+after(async () => {
+  await bucket?.destroy();
+});
+
+/** Writes the pattern through a fresh BlobWriter; returns its digest. */
+async function writeBlob(store: S3Store, seed: string, size: number, note?: string): Promise<string> {
+  const digest = patternDigest(seed, size);
+  const w = await store.createBlobWriter();
+  for (const c of patternChunks(seed, size)) await w.write(c);
+  await w.finish(digest, size, note);
+  return digest;
+}
+
+describe('multipart blob upload', () => {
+  test('a 200 MiB blob uploads in parts, verifies, and reads back byte-exact with ranged reads', async () => {
+    const s = await tempStateDir('up');
+    const store = await openTestStore(env, bucket.name, s.state, { partSize: PART, concurrency: 4, prefix: 'plain' });
+    try {
+      const digest = await writeBlob(store, 'plain', BIG);
+      const head = await store.head(`blobs/sha256/${digest}`);
+      assert.equal(head?.size, BIG);
+      // the whole blob
+      const whole = await sha256OfStream(await store.read(`blobs/sha256/${digest}`));
+      assert.deepEqual(whole, { hex: digest, size: BIG });
+      // ranges across part boundaries and at the ends
+      for (const [a, b] of [[0, 1], [PART - 10, PART + 10], [BIG - 4096, BIG], [3 * PART, 5 * PART + 7], [randomInt(BIG - MIB), 0]]) {
+        const end = b === 0 ? a + MIB : b;
+        const got = await streamToBuffer(await store.read(`blobs/sha256/${digest}`, a, end));
+        assert.ok(got.equals(patternRange('plain', a, end)), `bytes [${a}, ${end}) differ`);
+      }
+      // journal: done, every part recorded with its MD5; staging file and temporary object gone
+      const row = s.state.prepare('SELECT * FROM uploads').get() as UploadRow;
+      assert.equal(row.status, 'done');
+      assert.equal(partsOf(s.state, row.id).size, Math.ceil(BIG / PART));
+      assert.equal(existsSync(row.staging_path), false);
+      assert.deepEqual(await bucket.keys('plain/uploads/'), []);
+      assert.deepEqual(await readdir(store.multipart.stagingDir), []);
+      await store.delete(`blobs/sha256/${digest}`);
+    } finally {
+      await store.close();
+      await s.cleanup();
+    }
+  });
+
+  test('a blob of at most one part is sent with one PUT straight to its final name', async () => {
+    const s = await tempStateDir('small');
+    const store = await openTestStore(env, bucket.name, s.state, { partSize: 5 * MIB, prefix: 'small' });
+    try {
+      for (const size of [0, 1, 5 * MIB]) {
+        const digest = await writeBlob(store, `small${size}`, size);
+        const back = await sha256OfStream(await store.read(`blobs/sha256/${digest}`));
+        assert.deepEqual(back, { hex: digest, size });
+      }
+      const rows = s.state.prepare('SELECT upload_id, status FROM uploads').all() as { upload_id: string | null; status: string }[];
+      assert.deepEqual(rows.map((r) => [r.upload_id, r.status]), [[null, 'done'], [null, 'done'], [null, 'done']]);
+      assert.deepEqual(await bucket.keys('small/uploads/'), []);
+    } finally {
+      for (const k of await bucket.keys('small/')) await store.delete(k.slice('small/'.length));
+      await store.close();
+      await s.cleanup();
+    }
+  });
+
+  test('finish() with a digest that does not match the bytes written fails and leaves nothing behind', async () => {
+    const s = await tempStateDir('bad');
+    const store = await openTestStore(env, bucket.name, s.state, { partSize: 5 * MIB, prefix: 'bad' });
+    try {
+      const w = await store.createBlobWriter();
+      for (const c of patternChunks('bad', 12 * MIB)) await w.write(c);
+      await assert.rejects(w.finish('0'.repeat(64), 12 * MIB), /finish\(\) names sha256:0{64}.*but sha256:[0-9a-f]{64} \(12582912 bytes\) was written/);
+      assert.equal(s.state.prepare('SELECT count(*) AS n FROM uploads').pluck().get(), 0);
+      assert.deepEqual(await bucket.keys('bad/'), []);
+      const mpus = [];
+      for await (const u of store.listMultipartUploads()) mpus.push(u);
+      assert.deepEqual(mpus, []);
+    } finally {
+      await store.close();
+      await s.cleanup();
+    }
+  });
+
+  test('with 20 % of requests failing (resets, stalls, 503 SlowDown, 500) a 200 MiB blob still completes', async () => {
+    const proxy = await startFaultProxy({ target: env.endpoint, failureRate: 0, seed: 20, stallMs: 8000 });
+    const s = await tempStateDir('faults');
+    const log = memoryLog();
+    const store = await openTestStore(env, bucket.name, s.state, {
+      endpoint: proxy.url, partSize: PART, concurrency: 4, prefix: 'faults', requestTimeoutMs: 1500,
+      retry: { maxAttempts: 30, baseDelayMs: 20, maxDelayMs: 500 },
+    }, log);
+    try {
+      proxy.failureRate = 0.2;
+      const digest = await writeBlob(store, 'faults', BIG);
+      const back = await sha256OfStream(await store.read(`blobs/sha256/${digest}`));
+      proxy.failureRate = 0;
+      assert.deepEqual(back, { hex: digest, size: BIG });
+      const total = [...proxy.stats.values()].reduce((a, k) => a + k.requests, 0);
+      const faulted = [...proxy.stats.values()].reduce((a, k) => a + k.faults, 0);
+      assert.ok(faulted >= 5 && faulted / total > 0.1, `only ${faulted} of ${total} requests failed`);
+      assert.ok(proxy.stat('UploadPart').faults > 0, 'no part upload was failed');
+      for (const f of ['reset-before', 'reset-after', 'stall', 'slowdown', 'error500'] as const) {
+        assert.ok((proxy.faultCounts.get(f) ?? 0) > 0, `fault ${f} never injected`);
+      }
+      await store.delete(`blobs/sha256/${digest}`);
+    } finally {
+      await store.close();
+      await proxy.close();
+      await s.cleanup();
+    }
+  });
+
+  test('when retries run out, the error names the part and the cause, and the upload stays resumable', async () => {
+    const proxy = await startFaultProxy({ target: env.endpoint, failureRate: 0, faults: ['error500'], kinds: ['UploadPart'] });
+    const s = await tempStateDir('exhaust');
+    const store = await openTestStore(env, bucket.name, s.state, {
+      endpoint: proxy.url, partSize: 5 * MIB, concurrency: 2, prefix: 'exhaust', retry: { maxAttempts: 3, baseDelayMs: 5, maxDelayMs: 20 },
+    });
+    try {
+      const digest = patternDigest('exhaust', 12 * MIB);
+      const w = await store.createBlobWriter();
+      for (const c of patternChunks('exhaust', 12 * MIB)) await w.write(c);
+      proxy.failureRate = 1;
+      await assert.rejects(w.finish(digest, 12 * MIB), (err: Error) => {
+        assert.match(err.message, /upload of part \d+ of s3:\/\/lk-upload-[0-9a-f]+\/exhaust\/uploads\/[0-9a-f-]+: failed after 3 attempts: InternalError .*HTTP 500/);
+        assert.match(err.message, /resumes when layerkeep next starts/);
+        return true;
+      });
+      await w.abort(); // what a caller does after a failure: must not drop the resumable upload
+      proxy.failureRate = 0;
+      const [row] = unfinishedUploads(s.state, store.description);
+      assert.equal(row.status, 'uploading');
+      assert.ok(existsSync(row.staging_path));
+      const report = await resumePendingUploads(store, s.state, async () => undefined, memoryLog());
+      assert.deepEqual(report.completed.map((c) => c.blobDigest), [`sha256:${digest}`]);
+      assert.deepEqual(await sha256OfStream(await store.read(`blobs/sha256/${digest}`)), { hex: digest, size: 12 * MIB });
+      await store.delete(`blobs/sha256/${digest}`);
+    } finally {
+      await store.close();
+      await proxy.close();
+      await s.cleanup();
+    }
+  });
+
+  test('resume after the server forgot the upload (aborted behind its back) re-sends from the staging file', async () => {
+    const s = await tempStateDir('gone');
+    const proxy = await startFaultProxy({ target: env.endpoint, delayMs: { UploadPart: 150 } });
+    const size = 23 * MIB;
+    const digest = patternDigest('gone', size);
+    const common = { stateDir: s.dir, bucket: bucket.name, prefix: 'gone', endpoint: proxy.url, seed: 'gone', size, partSize: 5 * MIB, concurrency: 1 };
+    try {
+      const first = await runChild({ ...common, note: '{"key":"k1"}', killAfterParts: 2 });
+      assert.equal(first.signal, 'SIGKILL');
+      const [row] = s.state.prepare(`SELECT * FROM uploads WHERE status = 'uploading'`).all() as UploadRow[];
+      assert.equal(row.status, 'uploading');
+      await bucket.client.send(new AbortMultipartUploadCommand({ Bucket: bucket.name, Key: `gone/${row.object_key}`, UploadId: row.upload_id as string }));
+      proxy.resetStats();
+      const second = await runChild({ ...common, resumeOnly: true });
+      assert.equal(second.code, 0, second.stderr);
+      assert.ok(second.events.some((e) => /no longer knows the multipart upload; re-sending the blob from the staging file/.test(String(e.msg))));
+      assert.deepEqual(second.events.filter((e) => e.published), [{ published: 'k1', manifest: '{"key":"k1"}' }]);
+      assert.equal(proxy.stat('UploadPart').bytesIn, size, 'the whole blob is sent again, once');
+      const store = await openTestStore(env, bucket.name, s.state, { prefix: 'gone' });
+      try {
+        assert.deepEqual(await sha256OfStream(await store.read(`blobs/sha256/${digest}`)), { hex: digest, size });
+        await store.delete(`blobs/sha256/${digest}`);
+      } finally {
+        await store.close();
+      }
+      assert.equal(s.state.prepare('SELECT status FROM uploads WHERE id = ?').pluck().get(row.id), 'done');
+      assert.equal(existsSync(row.staging_path), false);
+    } finally {
+      await proxy.close();
+      await s.cleanup();
+    }
+  });
+
+  test('resume with the upload gone and the staging file gone marks the upload failed with the reason', async () => {
+    const s = await tempStateDir('lost');
+    const proxy = await startFaultProxy({ target: env.endpoint, delayMs: { UploadPart: 150 } });
+    const size = 17 * MIB;
+    const digest = patternDigest('lost', size);
+    const common = { stateDir: s.dir, bucket: bucket.name, prefix: 'lost', endpoint: proxy.url, seed: 'lost', size, partSize: 5 * MIB, concurrency: 1 };
+    try {
+      const first = await runChild({ ...common, note: '{"key":"k2"}', killAfterParts: 1 });
+      assert.equal(first.signal, 'SIGKILL');
+      const [row] = s.state.prepare(`SELECT * FROM uploads WHERE status = 'uploading'`).all() as UploadRow[];
+      await bucket.client.send(new AbortMultipartUploadCommand({ Bucket: bucket.name, Key: `lost/${row.object_key}`, UploadId: row.upload_id as string }));
+      await rm(row.staging_path);
+      const second = await runChild({ ...common, resumeOnly: true });
+      assert.equal(second.code, 0, second.stderr);
+      const report = second.events.find((e) => e.resumed)?.resumed as { failed: { reason: string }[] };
+      assert.equal(report.failed.length, 1);
+      assert.match(report.failed[0].reason, /staging file .* is gone and the store lacks parts of blob sha256:[0-9a-f]{64}; nothing to re-send from/);
+      const after = s.state.prepare('SELECT status, error FROM uploads WHERE id = ?').get(row.id) as { status: string; error: string };
+      assert.equal(after.status, 'failed');
+      assert.match(after.error, /staging file .* is gone/);
+      assert.deepEqual(second.events.filter((e) => e.published), []); // the key keeps its previous snapshot
+      assert.deepEqual(await bucket.keys(`lost/blobs/`), []);
+    } finally {
+      await proxy.close();
+      await s.cleanup();
+    }
+  });
+
+  test('ListParts is paged: more than 1000 parts, and MaxParts=2 pages, list every part once', async () => {
+    const s = await tempStateDir('pages');
+    const store = await openTestStore(env, bucket.name, s.state, { prefix: 'pages' });
+    const t = store as unknown as S3Store & { listParts(k: string, u: string, pageSize?: number): AsyncIterable<{ number: number; size: number }> };
+    const key = 'uploads/many-parts';
+    const uploadId = await store.multipart.createUpload(key);
+    try {
+      // Parts below 5 MiB are fine until Complete: 1100 one-byte parts, sent 50 at a time.
+      const body = Buffer.from('x');
+      const md5 = createHash('md5').update(body).digest();
+      for (let n = 1; n <= 1100; n += 50) {
+        await Promise.all(Array.from({ length: 50 }, (_, i) => store.multipart.uploadPart(key, uploadId, n + i, body, md5)));
+      }
+      const all: number[] = [];
+      for await (const p of t.listParts(key, uploadId)) all.push(p.number);
+      assert.equal(all.length, 1100);
+      assert.deepEqual(all, Array.from({ length: 1100 }, (_, i) => i + 1));
+      const paged: number[] = [];
+      for await (const p of t.listParts(key, uploadId, 2)) {
+        paged.push(p.number);
+        if (paged.length === 9) break;
+      }
+      assert.deepEqual(paged, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    } finally {
+      await store.multipart.abortUpload(key, uploadId);
+      await store.close();
+      await s.cleanup();
+    }
+  });
+});
+
+interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  events: Record<string, unknown>[];
+  stderr: string;
+}
+
+/** Runs test/support/s3UploadChild.js with these arguments and collects its JSON events. */
+export function runChild(args: ChildArgs, killAfterMs?: number): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = killAfterMs !== undefined ? setTimeout(() => child.kill('SIGKILL'), killAfterMs) : undefined;
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      const events = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      resolve({ code, signal, events, stderr });
+    });
+  });
+}
+
+const CHILD = fileURLToPath(new URL('../support/s3UploadChild.js', import.meta.url));
+
