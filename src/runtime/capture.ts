@@ -7,6 +7,7 @@
 // same container must wait (waitForReaders) until the snapshot has finished reading the copy.
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../ops/types.js';
 import { linkCopyTree } from './link-copy.js';
@@ -153,7 +154,7 @@ export function createCaptureManager(opts: { dir: string; log: Logger; snapshot:
     },
 
     async resume() {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
+      if (!existsSync(dir)) return 0;
       let n = 0;
       for (const id of (await readdir(dir)).sort()) {
         let rec: CaptureRecord;

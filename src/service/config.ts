@@ -23,6 +23,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'docker', default: 'auto', help: 'Docker integration: auto (when the socket exists), on, off' },
   { name: 'docker-host', default: 'unix:///var/run/docker.sock', help: 'Docker API endpoint (unix:// or tcp://)' },
   { name: 'docker-root', default: '/var/lib/docker', help: "dockerd's --data-root (config.v2.json, overlay2)" },
+  { name: 'wrapper-runtimes', default: 'layerkeep', help: 'comma-separated Docker runtime names that are layerkeep-runc (their hooks capture; events do not)' },
   { name: 'capture-dir', default: '', help: 'staging for stop-time captures; must be on the filesystem of docker-root (default <docker-root>/layerkeep-captures)' },
   { name: 'name-patterns', default: '', help: 'comma-separated globs: containers whose name matches are kept under key = name' },
   { name: 'image-policy', default: 'refuse', help: 'restore onto a different image: refuse, warn, allow' },

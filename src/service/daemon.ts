@@ -1,0 +1,218 @@
+// The layerkeep daemon: owns the ops context (state DB + store), the upload resumer, the capture
+// queue, the Docker integration (events, authz plugin) and the gRPC server. close() is the
+// graceful shutdown: stop taking work, let in-flight work finish up to shutdown-timeout, leave the
+// rest journaled (captures on disk, uploads in the state DB) for the next start.
+import * as grpc from '@grpc/grpc-js';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { Server as HttpServer } from 'node:http';
+import { closeContext, openContext } from '../ops/context.js';
+import { publishManifest } from '../ops/publish.js';
+import { snapshot } from '../ops/snapshot.js';
+import type { Logger, OpsContext } from '../ops/types.js';
+import { resumePendingUploads } from '../upload/resume.js';
+import { createCaptureManager, type CaptureManager } from '../runtime/capture.js';
+import type { HookDeps } from '../runtime/container-hooks.js';
+import { dockerClient, startDockerWatch, type DockerWatch } from '../runtime/docker-watch.js';
+import { parseImagePolicy } from '../runtime/image-policy.js';
+import { parsePatterns } from '../runtime/opt-in.js';
+import { parseDuration, type Config } from './config.js';
+import { createEventBus, type EventBus } from './events.js';
+import { createHandlers, pendingUploads } from './handlers.js';
+import { createKeyLock } from './key-lock.js';
+import { createMetrics, daemonMetrics, serveMetrics } from './metrics.js';
+import { loadApi } from './proto.js';
+
+export interface Daemon {
+  ctx: OpsContext;
+  events: EventBus;
+  captures: CaptureManager;
+  socket: string;
+  /** host:port actually bound for --listen / --metrics-listen (port 0 resolved). */
+  tcpPort?: number;
+  metricsPort?: number;
+  close(): Promise<void>;
+}
+
+export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  const imagePolicy = parseImagePolicy(config['image-policy']);
+  const shutdownMs = parseDuration(config['shutdown-timeout'], 'shutdown-timeout');
+  const namePatterns = parsePatterns(config['name-patterns']);
+  const runDir = config['run-dir'];
+  mkdirSync(runDir, { recursive: true, mode: 0o755 });
+  publishNamePatterns(runDir, namePatterns);
+
+  const ctx = await openContext({ store: config.store, stateDir: config['state-dir'], log });
+  if (config.host) ctx.host = config.host;
+  const events = createEventBus();
+  const metricsRegistry = createMetrics();
+  const withKeyLock = createKeyLock();
+  let captures: CaptureManager | undefined;
+  const metrics = daemonMetrics(metricsRegistry, { pendingUploads: () => pendingUploads(ctx).length, pendingCaptures: () => captures?.pending() ?? 0 });
+  events.subscribe((e) => {
+    if (e.type === 'restore.progress' && e.message === 'restore') metrics.bytesDown.inc({}, 0);
+  });
+
+  captures = createCaptureManager({
+    dir: config['capture-dir'],
+    log,
+    snapshot: (rec, tree) => withKeyLock(rec.key, async () => {
+      const t0 = Date.now();
+      events.emit({ type: 'snapshot.started', key: rec.key, containerId: rec.containerId, message: rec.id });
+      try {
+        let last = 0;
+        const progress = {
+          update: (phase: string, done: number, total?: number) => {
+            if (Date.now() - last < 200 && done !== total) return;
+            last = Date.now();
+            events.emit({ type: phase === 'pack' ? 'upload.progress' : `${phase}.progress`, key: rec.key, containerId: rec.containerId, message: phase, done, total: total ?? 0 });
+          },
+        };
+        const r = await snapshot({ ...ctx, progress }, { key: rec.key, dir: tree, image: rec.image.id ? rec.image : undefined });
+        metrics.snapshots.inc({ result: r.changed ? 'changed' : 'unchanged' });
+        if (r.changed) metrics.bytesUp.inc({}, r.blobSize);
+        metrics.snapshotSeconds.observe((Date.now() - t0) / 1000);
+        events.emit({ type: 'snapshot.finished', key: rec.key, containerId: rec.containerId, manifestDigest: r.manifestDigest, message: r.changed ? 'changed' : 'unchanged' });
+      } catch (e) {
+        metrics.snapshots.inc({ result: 'failed' });
+        events.emit({ type: 'snapshot.failed', key: rec.key, containerId: rec.containerId, message: (e as Error).message });
+        throw e;
+      }
+    }),
+  });
+
+  const hookDeps: HookDeps = {
+    ctx,
+    captures,
+    namePatterns: () => namePatterns,
+    imagePolicy,
+    runDir,
+    withKeyLock,
+    emit: (e) => events.emit(e),
+    observeRestore: (seconds, ok) => {
+      metrics.restores.inc({ result: ok ? 'restored' : 'failed' });
+      if (ok) metrics.restoreSeconds.observe(seconds);
+    },
+  };
+
+  // Finish what an earlier run left: journaled uploads first, then captures not yet snapshotted.
+  const resumed = resumePendingUploads(ctx.store, ctx.state, async (_key, json) => { await publishManifest(ctx, json); }, log)
+    .then((r) => {
+      if (r.completed.length || r.failed.length) log.info('resumed pending uploads', { completed: r.completed.length, failed: r.failed.length, retryLater: r.retryLater.length });
+    })
+    .catch((e) => log.error('resuming pending uploads failed', { error: (e as Error).message }))
+    .then(() => captures!.resume())
+    .then((n) => { if (n) log.info('resumed captures from the journal', { count: n }); })
+    .catch((e) => log.error('resuming captures failed', { error: (e as Error).message }));
+
+  let draining = false;
+  let docker: DockerWatch | undefined;
+  const server = new grpc.Server();
+  const api = loadApi();
+  server.addService(api.LayerKeep.service, createHandlers({
+    ctx, stateDir: config['state-dir'], events, metrics, captures, withKeyLock, hookDeps, startedAt: Date.now(),
+    dockerConnected: () => docker?.connected() ?? false, draining: () => draining,
+  }));
+
+  const socket = config.socket;
+  await prepareSocketPath(socket);
+  await bind(server, `unix:${socket}`, grpc.ServerCredentials.createInsecure());
+  chmodSync(socket, 0o660);
+  if (config['socket-group']) chownSync(socket, 0, resolveGroup(config['socket-group']));
+  let tcpPort: number | undefined;
+  if (config.listen) {
+    if (!config['tls-cert'] || !config['tls-key']) throw new Error('--listen needs --tls-cert and --tls-key (the TCP API is TLS only)');
+    const ca = config['tls-client-ca'] ? readFileSync(config['tls-client-ca']) : null;
+    const creds = grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(config['tls-cert']), private_key: readFileSync(config['tls-key']) }], !!ca);
+    tcpPort = await bind(server, config.listen, creds);
+  }
+  let metricsServer: HttpServer | undefined;
+  let metricsPort: number | undefined;
+  if (config['metrics-listen']) {
+    metricsServer = await serveMetrics(metricsRegistry, config['metrics-listen']);
+    const addr = metricsServer.address();
+    metricsPort = typeof addr === 'object' && addr ? addr.port : undefined;
+  }
+
+  const dockerMode = config.docker;
+  const dockerHost = config['docker-host'];
+  const dockerSocketExists = !dockerHost.startsWith('unix://') || existsSync(dockerHost.slice('unix://'.length));
+  if (dockerMode === 'on' || (dockerMode === 'auto' && dockerSocketExists)) {
+    docker = startDockerWatch({ docker: dockerClient(dockerHost), hookDeps, captures, log, wrapperRuntimes: parsePatterns(config['wrapper-runtimes']) });
+  } else if (dockerMode !== 'off' && dockerMode !== 'auto') {
+    throw new Error(`invalid --docker=${dockerMode}: use auto, on or off`);
+  }
+  let authz: { close(): Promise<void> } | undefined;
+  if (config['authz-socket']) {
+    const { serveAuthz } = await import('../runtime/authz.js');
+    authz = await serveAuthz({
+      socket: config['authz-socket'], docker: dockerClient(dockerHost), hookDeps, log,
+      timeoutMs: parseDuration(config['authz-timeout'], 'authz-timeout'),
+    });
+  }
+  writeFileSync(join(runDir, 'layerkeep.pid'), `${process.pid}\n`);
+  log.info('layerkeep daemon serving', { socket, store: ctx.store.description, stateDir: config['state-dir'], docker: !!docker, authz: config['authz-socket'] || undefined, tcpPort, metricsPort });
+
+  let closing: Promise<void> | undefined;
+  return {
+    ctx, events, captures, socket, tcpPort, metricsPort,
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        log.info('shutting down: no new work; finishing in-flight work', { timeoutMs: shutdownMs });
+        docker?.close();
+        await authz?.close().catch(() => undefined);
+        const finished = await captures!.drain(shutdownMs);
+        if (!finished) log.warn('shutdown timeout: unfinished captures stay journaled and resume on the next start', { pending: captures!.pending() });
+        captures!.stop();
+        await Promise.race([resumed, sleep(1000)]);
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 2000);
+          server.tryShutdown(() => { clearTimeout(t); resolve(); });
+        });
+        await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
+        rmSync(socket, { force: true });
+        rmSync(join(runDir, 'layerkeep.pid'), { force: true });
+        await closeContext(ctx).catch((e) => log.warn('closing the store failed', { error: (e as Error).message }));
+        log.info('layerkeep daemon stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms).unref());
+
+/** The hook reads the patterns from here: it must not need the daemon to know them. */
+function publishNamePatterns(runDir: string, patterns: string[]): void {
+  const file = join(runDir, 'name-patterns');
+  if (patterns.length) writeFileSync(file, patterns.join('\n') + '\n');
+  else rmSync(file, { force: true });
+}
+
+/** Removes a stale socket file; refuses to steal one another live daemon answers on. */
+async function prepareSocketPath(socket: string): Promise<void> {
+  mkdirSync(dirname(socket), { recursive: true, mode: 0o755 });
+  if (!existsSync(socket)) return;
+  const live = await new Promise<boolean>((resolve) => {
+    const c = createConnection(socket);
+    c.once('connect', () => { c.destroy(); resolve(true); });
+    c.once('error', () => resolve(false));
+  });
+  if (live) throw new Error(`another process is serving on ${socket}; is a layerkeep daemon already running?`);
+  rmSync(socket, { force: true });
+}
+
+function bind(server: grpc.Server, address: string, creds: grpc.ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(address, creds, (err, port) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(port)));
+  });
+}
+
+function resolveGroup(group: string): number {
+  if (/^\d+$/.test(group)) return Number(group);
+  const line = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[0] === group);
+  if (!line) throw new Error(`socket-group ${group} does not exist in /etc/group`);
+  return Number(line.split(':')[2]);
+}

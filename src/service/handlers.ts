@@ -1,0 +1,225 @@
+// gRPC method implementations: thin adapters from proto messages to src/ops and the Docker
+// integration. Errors become one-line gRPC statuses (INVALID_ARGUMENT for bad input,
+// NOT_FOUND for unknown keys/snapshots, INTERNAL otherwise).
+import * as grpc from '@grpc/grpc-js';
+import { listKeys, listSnapshots } from '../ops/list.js';
+import { readManifest } from '../ops/manifests.js';
+import { readRef } from '../ops/publish.js';
+import { restore } from '../ops/restore.js';
+import { snapshot, TOOL } from '../ops/snapshot.js';
+import { getKey } from '../state/snapshots.js';
+import { captureStop, prepareStart, type HookDeps } from '../runtime/container-hooks.js';
+import { containersOfKey } from '../runtime/containers-table.js';
+import type { CaptureManager } from '../runtime/capture.js';
+import type { OpsContext } from '../ops/types.js';
+import type { LayerKeepHandlers } from './generated/layerkeep/v1/LayerKeep.js';
+import type { KeyState } from './generated/layerkeep/v1/KeyState.js';
+import type { UploadInfo } from './generated/layerkeep/v1/UploadInfo.js';
+import type { EventBus } from './events.js';
+import type { KeyLock } from './key-lock.js';
+import type { DaemonMetrics } from './metrics.js';
+
+export interface HandlerDeps {
+  ctx: OpsContext;
+  stateDir: string;
+  events: EventBus;
+  metrics: DaemonMetrics;
+  captures: CaptureManager;
+  withKeyLock: KeyLock;
+  hookDeps: HookDeps;
+  startedAt: number;
+  dockerConnected: () => boolean;
+  /** Set while shutting down: new work is refused. */
+  draining: () => boolean;
+}
+
+function status(e: unknown): Partial<grpc.StatusObject> {
+  const msg = (e as Error).message ?? String(e);
+  let code: grpc.status = grpc.status.INTERNAL;
+  const explicit = (e as { grpcCode?: grpc.status }).grpcCode;
+  if (explicit !== undefined) code = explicit;
+  else if (/^invalid |must |needs |name a key/.test(msg)) code = grpc.status.INVALID_ARGUMENT;
+  else if (/not found|has no snapshot|no snapshot matches/.test(msg)) code = grpc.status.NOT_FOUND;
+  else if ((e as { code?: string }).code === 'ENOENT') code = grpc.status.NOT_FOUND;
+  return { code, details: msg.split('\n')[0] };
+}
+
+/** Adapts an async function to a unary handler. */
+function unary<Req, Res>(deps: HandlerDeps, fn: (req: Req) => Promise<Res>, opts: { work?: boolean } = {}): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    if (opts.work && deps.draining()) {
+      callback({ code: grpc.status.UNAVAILABLE, details: 'the layerkeep daemon is shutting down' });
+      return;
+    }
+    fn(call.request).then((res) => callback(null, res), (e) => callback(status(e)));
+  };
+}
+
+export function pendingUploads(ctx: OpsContext): UploadInfo[] {
+  const rows = ctx.state.prepare(
+    `SELECT u.id, u.key, u.status, u.size, u.error, u.started, u.updated,
+       (SELECT COUNT(*) FROM parts p WHERE p.upload_id = u.id) AS parts_done,
+       (SELECT COALESCE(SUM(size), 0) FROM parts p WHERE p.upload_id = u.id) AS bytes_done
+     FROM uploads u WHERE u.status NOT IN ('done', 'failed') ORDER BY u.id`,
+  ).all() as { id: number; key: string; status: string; size: number | null; error: string | null; started: string; updated: string; parts_done: number; bytes_done: number }[];
+  return rows.map((r) => ({ id: r.id, key: r.key, status: r.status, size: r.size ?? 0, partsDone: r.parts_done, bytesDone: r.bytes_done, error: r.error ?? '', started: r.started, updated: r.updated }));
+}
+
+/** Optional operations from modules that may not exist in every build (gc, delete). */
+async function optionalOp<T>(module: string, name: string): Promise<T> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(module)) as Record<string, unknown>;
+  } catch {
+    throw Object.assign(new Error(`${name} is not available in this build of layerkeep`), { grpcCode: grpc.status.UNIMPLEMENTED });
+  }
+  const fn = mod[name];
+  if (typeof fn !== 'function') throw Object.assign(new Error(`${name} is not available in this build of layerkeep`), { grpcCode: grpc.status.UNIMPLEMENTED });
+  return fn as T;
+}
+
+export function createHandlers(deps: HandlerDeps): LayerKeepHandlers {
+  const { ctx, events, metrics } = deps;
+
+  async function keyState(key: string): Promise<KeyState> {
+    const ref = await readRef(ctx, key);
+    const local = getKey(ctx.state, key);
+    let current = undefined;
+    if (ref) {
+      const m = await readManifest(ctx, ref.ref.current).catch(() => null);
+      if (m) current = { key, manifestDigest: ref.ref.current, created: m.created, host: m.host, image: m.image ?? undefined, blobSize: m.blob.size, uncompressedSize: m.uncompressedSize, files: m.files, current: true, status: 'complete' };
+    }
+    return {
+      key,
+      exists: !!ref,
+      currentManifest: ref?.ref.current ?? local?.current_manifest ?? '',
+      generation: ref?.ref.generation ?? local?.generation ?? 0,
+      snapshots: ref?.ref.history.length ?? 0,
+      current,
+      containers: containersOfKey(ctx.state, key).map((c) => ({ id: c.runtime_id, name: c.name ?? '', key: c.key, upperDir: c.upper_dir ?? '', image: c.image ?? '', state: c.state, updatedAt: c.updated_at })),
+      pendingUploads: pendingUploads(ctx).filter((u) => u.key === key),
+      captureInProgress: deps.captures.inProgress(key),
+    };
+  }
+
+  return {
+    Health: unary(deps, async () => ({
+      status: deps.draining() ? 'draining' : 'serving',
+      version: TOOL,
+      host: ctx.host,
+      store: ctx.store.description,
+      stateDir: deps.stateDir,
+      uptimeMs: Date.now() - deps.startedAt,
+      pendingUploads: pendingUploads(ctx).length,
+      pendingCaptures: deps.captures.pending(),
+      dockerConnected: deps.dockerConnected(),
+    })),
+
+    Snapshot: unary(deps, async (req) => {
+      const t0 = Date.now();
+      events.emit({ type: 'snapshot.started', key: req.key, message: req.dir });
+      try {
+        const progress = { update: (phase: string, done: number, total?: number) => events.emit({ type: phase === 'pack' ? 'snapshot.progress' : 'upload.progress', key: req.key, message: phase, done, total: total ?? 0 }) };
+        const r = await deps.withKeyLock(req.key, () => snapshot({ ...ctx, progress }, {
+          key: req.key, dir: req.dir, image: req.image?.id ? { id: req.image.id, name: req.image.name || undefined } : undefined,
+          allowDevices: req.allowDevices, force: req.force,
+        }));
+        metrics.snapshots.inc({ result: r.changed ? 'changed' : 'unchanged' });
+        if (r.changed) metrics.bytesUp.inc({}, r.blobSize);
+        metrics.snapshotSeconds.observe((Date.now() - t0) / 1000);
+        events.emit({ type: 'snapshot.finished', key: r.key, manifestDigest: r.manifestDigest, message: r.changed ? 'changed' : 'unchanged' });
+        return r;
+      } catch (e) {
+        metrics.snapshots.inc({ result: 'failed' });
+        events.emit({ type: 'snapshot.failed', key: req.key, message: (e as Error).message });
+        throw e;
+      }
+    }, { work: true }),
+
+    Restore: (call) => {
+      const req = call.request;
+      if (deps.draining()) {
+        call.destroy(Object.assign(new Error('the layerkeep daemon is shutting down'), { code: grpc.status.UNAVAILABLE }));
+        return;
+      }
+      const t0 = Date.now();
+      events.emit({ type: 'restore.started', key: req.key, message: req.dir });
+      const progress = { update: (phase: string, done: number, total?: number) => call.write({ phase, done, total: total ?? 0 }) };
+      const mode = req.mode === 'apply' ? 'apply' : req.mode === '' || req.mode === 'upper' ? 'upper' : null;
+      if (!mode) {
+        call.destroy(Object.assign(new Error(`invalid restore mode ${JSON.stringify(req.mode)}: use upper or apply`), { code: grpc.status.INVALID_ARGUMENT }));
+        return;
+      }
+      deps.withKeyLock(req.key || req.snapshot, () => restore({ ...ctx, progress }, {
+        key: req.key, dir: req.dir, snapshot: req.snapshot || undefined, force: req.force, allowDevices: req.allowDevices, mode,
+      })).then((r) => {
+        metrics.restores.inc({ result: 'restored' });
+        metrics.restoreSeconds.observe((Date.now() - t0) / 1000);
+        events.emit({ type: 'restore.finished', key: r.key, manifestDigest: r.manifestDigest, done: r.files, total: r.files });
+        call.write({ phase: 'done', done: r.bytes, total: r.bytes, result: r });
+        call.end();
+      }, (e) => {
+        metrics.restores.inc({ result: 'failed' });
+        events.emit({ type: 'restore.failed', key: req.key, message: (e as Error).message });
+        const s = status(e);
+        call.destroy(Object.assign(new Error(s.details), { code: s.code, details: s.details }));
+      });
+    },
+
+    GetKey: unary(deps, (req) => keyState(req.key)),
+
+    ListKeys: unary(deps, async () => ({ keys: await Promise.all((await listKeys(ctx)).map((k) => keyState(k))) })),
+
+    ListSnapshots: unary(deps, async (req) => ({
+      snapshots: (await listSnapshots(ctx, req.key || undefined)).map((s) => ({
+        key: s.key, manifestDigest: s.digest, created: s.created, host: s.host, blobSize: s.blobSize,
+        uncompressedSize: s.uncompressedSize, files: s.files, current: s.current, status: s.status ?? 'complete',
+      })),
+    })),
+
+    DeleteSnapshot: unary(deps, async (req) => {
+      const del = await optionalOp<(c: OpsContext, r: { key: string; snapshot: string }) => Promise<{ deleted: string[] }>>('../ops/gc.js', 'deleteSnapshot');
+      return deps.withKeyLock(req.key, () => del(ctx, { key: req.key, snapshot: req.manifestDigest }));
+    }, { work: true }),
+
+    Gc: unary(deps, async (req) => {
+      const gc = await optionalOp<(c: OpsContext, o: { dryRun: boolean }) => Promise<{ deleted?: string[]; bytesFreed?: number; summary?: string }>>('../ops/gc.js', 'gc');
+      const r = await gc(ctx, { dryRun: req.dryRun });
+      return { deleted: r.deleted ?? [], bytesFreed: r.bytesFreed ?? 0, summary: r.summary ?? '' };
+    }, { work: true }),
+
+    PendingUploads: unary(deps, async () => ({ uploads: pendingUploads(ctx) })),
+
+    Events: (call) => {
+      const key = call.request.key;
+      const unsubscribe = events.subscribe((e) => {
+        if (!key || e.key === key) call.write(e);
+      });
+      const stop = (): void => {
+        unsubscribe();
+      };
+      call.on('cancelled', stop);
+      call.on('close', stop);
+      call.on('error', stop);
+    },
+
+    PrepareStart: unary(deps, async (req) => {
+      const r = await prepareStart(deps.hookDeps, {
+        containerId: req.containerId, runtime: req.runtime || 'docker', name: req.name, labels: req.labels,
+        image: { id: req.image?.id ?? '', name: req.image?.name ?? '' }, mergedDir: req.mergedDir, upperDir: req.upperDir,
+        mountDestinations: req.mountDestinations,
+      }, 'apply');
+      return r;
+    }),
+
+    CaptureStop: unary(deps, async (req) => {
+      const t0 = Date.now();
+      const r = await captureStop(deps.hookDeps, {
+        containerId: req.containerId, runtime: req.runtime || 'docker', name: req.name, labels: req.labels,
+        image: { id: req.image?.id ?? '', name: req.image?.name ?? '' }, upperDir: req.upperDir,
+      });
+      metrics.captureSeconds.observe((Date.now() - t0) / 1000);
+      return { action: r.action, key: r.key, captureId: r.captureId, entries: 0, message: r.message };
+    }),
+  };
+}
