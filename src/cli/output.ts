@@ -9,7 +9,8 @@ export function cliLogger(o: OutputOptions, warnings: string[]): Logger {
     if (level === 'warn') warnings.push(msg);
     if (o.quiet && level !== 'error') return;
     if (o.json && level !== 'error') return; // collected into the JSON result instead
-    if (level === 'debug' && !process.env.LAYERKEEP_DEBUG) return;
+    // the command's own result line says what info messages say; debug is for LAYERKEEP_DEBUG
+    if ((level === 'debug' || level === 'info') && !process.env.LAYERKEEP_DEBUG) return;
     process.stderr.write(`${level === 'info' ? '' : `${level === 'warn' ? 'warning' : level}: `}${msg}\n`);
   };
   return {
