@@ -17,6 +17,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -658,10 +659,15 @@ static void scan_all(scan_state *st) {
   if (st->batch > SCAN_MAX_BATCH) st->batch = SCAN_MAX_BATCH;
   pthread_t helpers[SCAN_MAX_THREADS];
   int started = 0;
+  // Helpers start with every signal blocked, so signals keep going to Node's threads.
+  sigset_t all, saved;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &saved);
   for (int t = 1; t < threads; t++) {
     if (pthread_create(&helpers[started], NULL, scan_worker, st) != 0) break;  // fewer helpers
     started++;
   }
+  pthread_sigmask(SIG_SETMASK, &saved, NULL);
   scan_worker(st);
   for (int t = 0; t < started; t++) pthread_join(helpers[t], NULL);
 }
