@@ -30,12 +30,7 @@ export function layerParent(p: string): string {
 }
 
 function lstatOrNull(p: string): fs.Stats | null {
-  try {
-    return fs.lstatSync(p);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
+  return fs.lstatSync(p, { throwIfNoEntry: false }) ?? null;
 }
 
 export interface ResolveOptions {

@@ -13,6 +13,7 @@
 // base-256 numeric fields.
 // https://pubs.opengroup.org/onlinepubs/9699919799/utilities/pax.html#tag_20_92_13_06
 // https://www.gnu.org/software/tar/manual/html_node/Standard.html
+import { isUtf8 } from 'node:buffer';
 import type { EntryType, LayerEntry } from './entry.js';
 
 export interface TarLimits {
@@ -43,7 +44,6 @@ export class TarFormatError extends Error {
 const BLOCK = 512;
 const DEFAULT_MAX_HEADER = 1024 * 1024;
 const DEFAULT_MAX_PATH = 4096;
-const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Pulls exact byte counts out of an async stream of chunks, tracking the offset. */
 class ByteSource {
@@ -107,6 +107,17 @@ class ByteSource {
     }
   }
 
+  /** Releases the source if it was not read to its end. */
+  async close(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    try {
+      await this.it.return?.();
+    } catch {
+      // The source failing to close must not hide the error that stopped the read.
+    }
+  }
+
   /** Skips n bytes; returns how many were actually skipped. */
   async skip(n: number): Promise<number> {
     let skipped = 0;
@@ -146,11 +157,8 @@ function fieldBytes(block: Buffer, start: number, len: number): Buffer {
 }
 
 function decodeUtf8(bytes: Buffer, what: string): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw new Error(`${what} is not valid UTF-8`);
-  }
+  if (!isUtf8(bytes)) throw new Error(`${what} is not valid UTF-8`);
+  return bytes.toString('utf8');
 }
 
 /** Octal ASCII (leading spaces, trailing space/NUL) or GNU base-256 (high bit set). */
@@ -164,22 +172,19 @@ function parseNumeric(block: Buffer, start: number, len: number, what: string): 
     else v -= 0x80n << BigInt(8 * (len - 1));
     return v;
   }
+  // Octal fields hold at most 12 digits (36 bits): plain number arithmetic is exact.
   let i = 0;
   while (i < len && f[i] === 0x20) i++;
-  let v = 0n;
-  let digits = 0;
+  let v = 0;
   for (; i < len; i++) {
     const c = f[i];
-    if (c >= 0x30 && c <= 0x37) {
-      v = v * 8n + BigInt(c - 0x30);
-      digits++;
-    } else break;
+    if (c >= 0x30 && c <= 0x37) v = v * 8 + (c - 0x30);
+    else break;
   }
   for (; i < len; i++) {
     if (f[i] !== 0 && f[i] !== 0x20) throw new Error(`${what} field is not an octal number`);
   }
-  if (digits === 0) return 0n;
-  return v;
+  return BigInt(v);
 }
 
 function toSafeInt(v: bigint, what: string, max = BigInt(Number.MAX_SAFE_INTEGER)): number {
@@ -190,14 +195,13 @@ function toSafeInt(v: bigint, what: string, max = BigInt(Number.MAX_SAFE_INTEGER
 /** Unsigned and signed (historic) sums with the checksum field counted as spaces. */
 function checksumMatches(block: Buffer): boolean {
   const stored = parseNumeric(block, 148, 8, 'checksum');
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : block[i];
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
-  }
-  return stored === BigInt(unsigned) || stored === BigInt(signed);
+  let unsigned = 8 * 0x20;
+  for (let i = 0; i < 148; i++) unsigned += block[i];
+  for (let i = 156; i < BLOCK; i++) unsigned += block[i];
+  if (stored === BigInt(unsigned)) return true;
+  let high = 0; // bytes >= 0x80 count 256 less in the signed sum
+  for (let i = 0; i < BLOCK; i++) if ((i < 148 || i >= 156) && block[i] > 127) high++;
+  return stored === BigInt(unsigned - 256 * high);
 }
 
 const USTAR_MAGIC = Buffer.from('ustar\x0000', 'latin1');
@@ -348,7 +352,7 @@ function interpretPax(records: Map<string, Buffer>, warn: (msg: string) => void)
         break;
       default:
         if (key.startsWith('GNU.sparse.')) throw new Error('GNU sparse files are not supported');
-        if (!IGNORED_KEYS.has(key)) warn(`PAX key ${JSON.stringify(key)} ignored`);
+        if (!IGNORED_KEYS.has(key)) warn(`PAX key ${JSON.stringify(key)} ignored (reported once per archive)`);
     }
   }
   return o;
@@ -386,11 +390,25 @@ function checkName(bytes: Buffer, what: string, maxPathBytes: number): string {
  * before the next item is requested; the reader skips what is left.
  */
 export async function* readTar(source: AsyncIterable<Buffer>, options: TarReaderOptions = {}): AsyncGenerator<TarItem> {
+  const src = new ByteSource(source);
+  try {
+    yield* readEntries(src, options);
+  } finally {
+    await src.close(); // also when the consumer stops early or fails
+  }
+}
+
+async function* readEntries(src: ByteSource, options: TarReaderOptions): AsyncGenerator<TarItem> {
   const maxHeader = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER;
   const maxPath = options.maxPathBytes ?? DEFAULT_MAX_PATH;
   const maxSize = options.maxEntrySize ?? Number.MAX_SAFE_INTEGER;
-  const warn = options.onWarning ?? (() => {});
-  const src = new ByteSource(source);
+  // Each distinct warning once: an archive can repeat the same ignored key on every entry.
+  const warned = new Set<string>();
+  const warn = (msg: string): void => {
+    if (warned.has(msg)) return;
+    warned.add(msg);
+    options.onWarning?.(msg);
+  };
 
   let pax: PaxOverrides | undefined;
   let longName: Buffer | undefined;

@@ -51,12 +51,7 @@ interface PendingDir {
 }
 
 function lstatOrNull(p: string): fs.Stats | null {
-  try {
-    return fs.lstatSync(p);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw e;
-  }
+  return fs.lstatSync(p, { throwIfNoEntry: false }) ?? null;
 }
 
 /**
@@ -78,6 +73,21 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
   const dirs: PendingDir[] = [];
   let files = 0;
   let bytes = 0;
+
+  // Entries come sorted, so most share the previous entry's parent. Its checked path is
+  // reused until something is removed from the tree (only removal could turn a checked
+  // directory into something else); creating the previous entry cannot have changed it.
+  let lastParent: { key: string; abs: string } | null = null;
+  const forgetParent = (): void => {
+    lastParent = null;
+  };
+  const parentDir = (parentComps: string[]): string => {
+    const key = parentComps.join('/');
+    if (lastParent?.key === key) return lastParent.abs;
+    const abs = resolveDirUnder(root, parentComps, { createParents: true, onCreate: markTouched }) as string;
+    lastParent = { key, abs };
+    return abs;
+  };
 
   const markTouched = (p: string): void => {
     for (let q = p; q !== '.' && !touched.has(q); ) {
@@ -121,6 +131,7 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
       return false;
     }
     if (marker !== null) {
+      forgetParent(); // converters may remove things
       claim(e.path, e);
       if (marker.target !== undefined) {
         if (touched.has(marker.target)) throw new Error(`whiteout of ${JSON.stringify(marker.target)}, which this layer itself creates`);
@@ -149,14 +160,17 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
     const xattrs = withoutOverlayXattrs(e, warn);
     const meta = { ...e, xattrs };
 
-    const parent = resolveDirUnder(root, parentComps, { createParents: true, onCreate: markTouched }) as string;
+    const parent = parentDir(parentComps);
     const abs = path.join(parent, comps[comps.length - 1]);
     const existing = lstatOrNull(abs);
     let merge = false;
     if (existing !== null) {
       if (e.type === 'dir' && existing.isDirectory()) merge = true;
       else if (touched.has(e.path)) throw new Error(`a ${e.type} entry after entries of this layer beneath it`);
-      else fs.rmSync(abs, { recursive: true, force: true }); // replaces content from below (apply mode)
+      else {
+        forgetParent();
+        fs.rmSync(abs, { recursive: true, force: true }); // replaces content from below (apply mode)
+      }
     }
 
     switch (e.type) {
@@ -288,6 +302,7 @@ async function writeSparse(fd: number, body: AsyncIterable<Buffer>): Promise<num
   const pending = Buffer.allocUnsafe(HOLE_BLOCK);
   let pendingLen = 0;
   let pos = 0; // file offset of the first byte not yet written or skipped (block-aligned)
+  const end = { written: 0 }; // end of the last real write
   for await (const chunk of body) {
     let off = 0;
     if (pendingLen > 0) {
@@ -295,21 +310,22 @@ async function writeSparse(fd: number, body: AsyncIterable<Buffer>): Promise<num
       chunk.copy(pending, pendingLen, 0, off);
       pendingLen += off;
       if (pendingLen < HOLE_BLOCK) continue;
-      pos = writeBlocks(fd, pending, 0, HOLE_BLOCK, pos);
+      pos = writeBlocks(fd, pending, 0, HOLE_BLOCK, pos, end);
       pendingLen = 0;
     }
     const whole = off + Math.floor((chunk.length - off) / HOLE_BLOCK) * HOLE_BLOCK;
-    pos = writeBlocks(fd, chunk, off, whole, pos);
+    pos = writeBlocks(fd, chunk, off, whole, pos, end);
     pendingLen = chunk.length - whole;
     chunk.copy(pending, 0, whole);
   }
-  if (pendingLen > 0) pos = writeBlocks(fd, pending, 0, pendingLen, pos);
-  fs.ftruncateSync(fd, pos);
+  if (pendingLen > 0) pos = writeBlocks(fd, pending, 0, pendingLen, pos, end);
+  if (end.written < pos) fs.ftruncateSync(fd, pos); // a trailing hole
   return pos;
 }
 
-/** Writes buf[start, end) at file offset pos, one write per run of non-zero blocks. */
-function writeBlocks(fd: number, buf: Buffer, start: number, end: number, pos: number): number {
+/** Writes buf[start, end) at file offset pos, one write per run of non-zero blocks; records
+ *  the file offset after the last real write in `last`. */
+function writeBlocks(fd: number, buf: Buffer, start: number, end: number, pos: number, last: { written: number }): number {
   let runStart = -1;
   for (let i = start; i < end; i += HOLE_BLOCK) {
     const blockEnd = Math.min(i + HOLE_BLOCK, end);
@@ -317,10 +333,14 @@ function writeBlocks(fd: number, buf: Buffer, start: number, end: number, pos: n
     if (!zero && runStart === -1) runStart = i;
     if (zero && runStart !== -1) {
       writeAll(fd, buf, runStart, i, pos + (runStart - start));
+      last.written = pos + (i - start);
       runStart = -1;
     }
   }
-  if (runStart !== -1) writeAll(fd, buf, runStart, end, pos + (runStart - start));
+  if (runStart !== -1) {
+    writeAll(fd, buf, runStart, end, pos + (runStart - start));
+    last.written = pos + (end - start);
+  }
   return pos + (end - start);
 }
 

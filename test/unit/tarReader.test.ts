@@ -287,3 +287,29 @@ test('reads what GNU tar writes (posix format with xattrs, gnu format with long 
     }
   }
 });
+
+test('unknown PAX keys are reported once per archive, not per entry', async () => {
+  const warnings: string[] = [];
+  const b = new TarBuilder();
+  for (let i = 0; i < 5; i++) b.pax([['SCHILY.dev', '2049'], ['atime', '1.5']]).file(`f${i}`, 'x');
+  const items = await readAll(b.bytes(), 4096, { onWarning: (m) => warnings.push(m) });
+  assert.equal(items.length, 5);
+  assert.deepEqual(warnings, ['PAX key "SCHILY.dev" ignored (reported once per archive)']);
+});
+
+test('the source is closed when the consumer stops early', async () => {
+  const tar = new TarBuilder().file('a', 'x').file('b', 'y').bytes();
+  let closed = false;
+  async function* source(): AsyncGenerator<Buffer> {
+    try {
+      yield* chunked(tar, 512);
+    } finally {
+      closed = true;
+    }
+  }
+  for await (const item of readTar(source())) {
+    assert.equal(item.entry.path, 'a');
+    break;
+  }
+  assert.equal(closed, true);
+});
