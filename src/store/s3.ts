@@ -571,6 +571,8 @@ class S3ObjectStore implements S3Store, MultipartTarget {
       await this.call(`copying ${this.url(fromKey)} to ${this.url(toKey)}`, () =>
         this.client.send(new CopyObjectCommand({
           Bucket: this.bucket, Key: this.full(toKey), CopySource: source, ...this.sseWrite(), ...this.copySourceSsec(), ...this.blobClass(),
+          // S3 refuses a copy onto itself that changes nothing; a refresh (touch) replaces metadata.
+          ...(fromKey === toKey ? { MetadataDirective: 'REPLACE' as const } : {}),
         })),
       );
       return;

@@ -20,6 +20,9 @@ export class UploadFailedError extends Error {
   }
 }
 
+/** A stored blob older than this is refreshed when a new snapshot reuses it (gc grace is 24 h). */
+const REFRESH_AFTER_MS = 3_600_000;
+
 type FinishedRow = UploadRow & { blob_digest: string; size: number };
 
 export function isFinishedRow(row: UploadRow): row is FinishedRow {
@@ -35,7 +38,12 @@ export async function finalizeUpload(t: MultipartTarget, db: StateDb, row: Finis
   const finalKey = blobKey(row.blob_digest);
   const existing = await t.headObject(finalKey);
   if (existing && existing.size === row.size) {
-    // Already there: an earlier run got this far, or the same blob was stored before.
+    // Already there: an earlier run got this far, or the same blob was stored before. An old
+    // copy may be unreferenced and about to be collected: refresh its time so gc's grace
+    // period protects it until the manifest that needs it is published.
+    if (existing.modified && Date.now() - existing.modified.getTime() > REFRESH_AFTER_MS) {
+      await t.copyObject(finalKey, finalKey, row.size);
+    }
     await dropTemporaries(t, row);
     return;
   }

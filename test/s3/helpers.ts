@@ -4,10 +4,13 @@ import {
   AbortMultipartUploadCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListMultipartUploadsCommand,
   ListObjectsV2Command, S3Client,
 } from '@aws-sdk/client-s3';
+import { spawn } from 'node:child_process';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ChildArgs } from '../support/s3UploadChild.js';
 import { openState, type StateDb } from '../../src/state/db.js';
 import { openS3Store, type S3Store } from '../../src/store/s3.js';
 import type { S3Options } from '../../src/store/s3-options.js';
@@ -182,3 +185,37 @@ export async function sha256OfStream(s: AsyncIterable<Buffer>): Promise<{ hex: s
   }
   return { hex: h.digest('hex'), size };
 }
+
+interface ChildResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  events: Record<string, unknown>[];
+  stderr: string;
+}
+
+/** Runs test/support/s3UploadChild.js with these arguments and collects its JSON events. */
+export function runChild(args: ChildArgs, killAfterMs?: number): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = killAfterMs !== undefined ? setTimeout(() => child.kill('SIGKILL'), killAfterMs) : undefined;
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      const events: Record<string, unknown>[] = [];
+      for (const line of out.split('\n')) {
+        try {
+          if (line) events.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          // a line cut short by SIGKILL
+        }
+      }
+      resolve({ code, signal, events, stderr });
+    });
+  });
+}
+
+const CHILD = fileURLToPath(new URL('../support/s3UploadChild.js', import.meta.url));

@@ -1,20 +1,17 @@
 // Multipart blob uploads against a real S3 server: bytes, verification, faults, resume paths.
 import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { ChildArgs } from '../support/s3UploadChild.js';
 import type { S3Store } from '../../src/store/s3.js';
 import { partsOf, unfinishedUploads, type UploadRow } from '../../src/upload/journal.js';
 import { resumePendingUploads } from '../../src/upload/resume.js';
 import { startFaultProxy } from '../support/faultProxy.js';
 import {
   createTestBucket, MIB, memoryLog, openTestStore, patternChunks, patternDigest, patternRange, s3TestEnv, sha256OfStream,
-  streamToBuffer, tempStateDir, type S3TestEnv, type TestBucket,
+  runChild, streamToBuffer, tempStateDir, type S3TestEnv, type TestBucket,
 } from './helpers.js';
 
 const BIG = 200 * MIB;
@@ -259,31 +256,4 @@ describe('multipart blob upload', () => {
     }
   });
 });
-
-interface ChildResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  events: Record<string, unknown>[];
-  stderr: string;
-}
-
-/** Runs test/support/s3UploadChild.js with these arguments and collects its JSON events. */
-export function runChild(args: ChildArgs, killAfterMs?: number): Promise<ChildResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = killAfterMs !== undefined ? setTimeout(() => child.kill('SIGKILL'), killAfterMs) : undefined;
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      const events = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
-      resolve({ code, signal, events, stderr });
-    });
-  });
-}
-
-const CHILD = fileURLToPath(new URL('../support/s3UploadChild.js', import.meta.url));
 

@@ -2,7 +2,7 @@
 // requests on purpose (connection resets before or after the server saw the request, stalls,
 // 503 SlowDown, 500 InternalError) and counts the body bytes it received per request kind, so
 // a test can assert how much was sent again. Listens on 127.0.0.1 only.
-import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type Fault = 'reset-before' | 'reset-after' | 'stall' | 'slowdown' | 'error500';
@@ -95,6 +95,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
   const faultCounts = new Map<Fault, number>();
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
+  const upstreamAgent = new Agent({ keepAlive: true });
   const stat = (kind: string): KindStats => {
     let s = stats.get(kind);
     if (!s) stats.set(kind, (s = { requests: 0, faults: 0, bytesIn: 0, bytesForwarded: 0 }));
@@ -115,6 +116,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     close: async () => {
       for (const t of timers) clearTimeout(t);
       for (const s of sockets) s.destroy();
+      upstreamAgent.destroy();
       await new Promise<void>((res) => server.close(() => res()));
     },
   };
@@ -139,7 +141,7 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
 
   const forward = (req: IncomingMessage, res: ServerResponse, s: KindStats, body: Buffer[], loseResponse: boolean): void => {
     const up = httpRequest(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent: upstreamAgent },
       (upRes) => {
         if (loseResponse) {
           // The server did the work; the client never hears of it.

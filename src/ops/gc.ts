@@ -1,0 +1,174 @@
+// gc: mark and sweep. Everything a ref reaches stays: each ref's history -> manifests ->
+// their blobs, and each manifest's `base` chain. Unreached manifests and blobs older than the
+// grace period are deleted, as are stray temporary objects and (on S3) multipart uploads that
+// no journal row knows. The grace period protects snapshots still being written, here or on
+// another host. Works on any ObjectStore; multipart clean-up only where the store offers it.
+import { digestHex, manifestKey, type Manifest, type Ref } from '../store/layout.js';
+import type { ObjectInfo, ObjectStore } from '../store/types.js';
+import type { OpsContext } from './types.js';
+
+export const DEFAULT_GC_GRACE_MS = 24 * 3_600_000;
+
+export interface GcOptions {
+  dryRun?: boolean;
+  /** Only objects older than this are deleted (default 24 h). */
+  graceMs?: number;
+  /** Keep only the newest N snapshots of each key's history (default: all the ref lists). */
+  keep?: number;
+  now?: Date;
+}
+
+export interface GcReport {
+  dryRun: boolean;
+  reachable: { manifests: number; blobs: number };
+  /** Keys deleted (or, with dryRun, that would be). */
+  deleted: { manifests: string[]; blobs: string[]; temporaries: string[] };
+  abortedUploads: { key: string; uploadId: string; initiated?: string }[];
+  /** Unreached objects left alone because they are younger than the grace period. */
+  keptYoung: number;
+  bytesFreed: number;
+  warnings: string[];
+}
+
+interface MultipartCapable {
+  listMultipartUploads(): AsyncIterable<{ key: string; uploadId: string; initiated?: Date }>;
+  abortMultipartUpload(key: string, uploadId: string): Promise<void>;
+}
+
+function multipartCapable(store: ObjectStore): store is ObjectStore & MultipartCapable {
+  const s = store as Partial<MultipartCapable>;
+  return typeof s.listMultipartUploads === 'function' && typeof s.abortMultipartUpload === 'function';
+}
+
+export async function gc(ctx: OpsContext, opts: GcOptions = {}): Promise<GcReport> {
+  const store = ctx.store;
+  const dryRun = opts.dryRun ?? false;
+  const graceMs = opts.graceMs ?? DEFAULT_GC_GRACE_MS;
+  const now = (opts.now ?? new Date()).getTime();
+  const report: GcReport = {
+    dryRun,
+    reachable: { manifests: 0, blobs: 0 },
+    deleted: { manifests: [], blobs: [], temporaries: [] },
+    abortedUploads: [],
+    keptYoung: 0,
+    bytesFreed: 0,
+    warnings: [],
+  };
+
+  // ---- mark
+  const manifests = new Set<string>();
+  const blobs = new Set<string>();
+  const queue: string[] = [];
+  for await (const o of store.list('refs/')) {
+    const ref = await readJson<Ref>(store, o.key);
+    if (!ref) continue; // deleted while we listed
+    if (typeof ref.current !== 'string' || !Array.isArray(ref.history)) {
+      throw new Error(`gc stopped before deleting anything: ${o.key} in ${store.description} is not a layerkeep ref`);
+    }
+    const history = ref.history.map((h) => h.manifest);
+    queue.push(ref.current, ...(opts.keep !== undefined ? history.slice(0, Math.max(1, opts.keep)) : history));
+  }
+  // Uploads this host's journal still works on: their blobs and temporary objects stay.
+  const temporaries = new Set<string>();
+  const knownUploadIds = new Set<string>();
+  for (const row of pendingUploadsOf(ctx, store)) {
+    if (row.blob_digest) blobs.add(row.blob_digest);
+    temporaries.add(row.object_key);
+    if (row.upload_id) knownUploadIds.add(row.upload_id);
+  }
+  while (queue.length > 0) {
+    const digest = queue.pop() as string;
+    const hex = digestHex(digest);
+    if (manifests.has(hex)) continue;
+    manifests.add(hex);
+    const m = await readJson<Manifest>(store, manifestKey(hex));
+    if (!m) {
+      report.warnings.push(`manifest sha256:${hex} is referenced but missing from ${store.description}`);
+      continue;
+    }
+    if (!m.blob?.digest) throw new Error(`gc stopped before deleting anything: manifest sha256:${hex} names no blob`);
+    blobs.add(digestHex(m.blob.digest));
+    for (const b of m.base ?? []) queue.push(b);
+  }
+  report.reachable = { manifests: manifests.size, blobs: blobs.size };
+
+  // ---- sweep
+  const old = (o: ObjectInfo): boolean => {
+    if (!o.modified) return graceMs === 0;
+    return now - o.modified.getTime() >= graceMs;
+  };
+  const sweep = async (o: ObjectInfo, into: string[], recheck: boolean): Promise<void> => {
+    if (!old(o)) {
+      report.keptYoung++;
+      return;
+    }
+    // A writer that found this blob already stored refreshes its time: look again just before.
+    if (recheck && !dryRun) {
+      const fresh = await store.head(o.key);
+      if (!fresh) return;
+      if (!old(fresh)) {
+        report.keptYoung++;
+        return;
+      }
+    }
+    into.push(o.key);
+    report.bytesFreed += o.size;
+    if (!dryRun) await store.delete(o.key);
+  };
+
+  for await (const o of store.list('manifests/')) {
+    const m = /^manifests\/([0-9a-f]{64})\.json$/.exec(o.key);
+    if (m && !manifests.has(m[1])) await sweep(o, report.deleted.manifests, false);
+  }
+  for await (const o of store.list('blobs/sha256/')) {
+    const m = /^blobs\/sha256\/([0-9a-f]{64})$/.exec(o.key);
+    if (m && !blobs.has(m[1])) await sweep(o, report.deleted.blobs, true);
+  }
+  for (const prefix of ['uploads/', '.layerkeep-probe/']) {
+    for await (const o of store.list(prefix)) {
+      if (!temporaries.has(o.key)) await sweep(o, report.deleted.temporaries, false);
+    }
+  }
+  if (multipartCapable(store)) {
+    for await (const u of store.listMultipartUploads()) {
+      if (knownUploadIds.has(u.uploadId)) continue;
+      if (u.initiated && now - u.initiated.getTime() < graceMs) {
+        report.keptYoung++;
+        continue;
+      }
+      report.abortedUploads.push({ key: u.key, uploadId: u.uploadId, initiated: u.initiated?.toISOString() });
+      if (!dryRun) await store.abortMultipartUpload(u.key, u.uploadId);
+    }
+  }
+  ctx.log.info(dryRun ? 'gc dry run' : 'gc done', {
+    manifests: report.deleted.manifests.length,
+    blobs: report.deleted.blobs.length,
+    temporaries: report.deleted.temporaries.length,
+    multipartUploads: report.abortedUploads.length,
+    bytes: report.bytesFreed,
+  });
+  return report;
+}
+
+async function readJson<T>(store: ObjectStore, key: string): Promise<T | null> {
+  const got = await store.getSmall(key);
+  if (!got) return null;
+  try {
+    return JSON.parse(got.body.toString('utf8')) as T;
+  } catch {
+    throw new Error(`gc stopped before deleting anything: ${key} in ${store.description} is not valid JSON`);
+  }
+}
+
+interface JournalRow {
+  blob_digest: string | null;
+  object_key: string;
+  upload_id: string | null;
+}
+
+function pendingUploadsOf(ctx: OpsContext, store: ObjectStore): JournalRow[] {
+  return ctx.state
+    .prepare(`SELECT blob_digest, object_key, upload_id FROM uploads WHERE store = ? AND status NOT IN ('done', 'failed')`)
+    .all(store.description) as JournalRow[];
+}
+
