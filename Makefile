@@ -39,7 +39,7 @@ src/native/build/Release/layerkeep_native.node: src/native/layerkeep_native.c sr
 
 proto: node_modules/.installed
 	@if [ -f proto/layerkeep.proto ]; then \
-	  npx proto-loader-gen-types --longs=String --enums=String --defaults --oneofs --grpcLib=@grpc/grpc-js \
+	  npx proto-loader-gen-types --longs=Number --enums=String --defaults --oneofs --grpcLib=@grpc/grpc-js --importFileExtension=.js \
 	    --outDir=src/service/generated proto/layerkeep.proto >/dev/null; fi
 
 build: deps native proto

@@ -29,7 +29,7 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
 const USAGE = `usage: layerkeep <command> [options]
 
 commands:
-${Object.values(COMMANDS).map((c) => `  ${c.usage.padEnd(58)} ${c.summary}`).join('\n')}
+${Object.values(COMMANDS).map((c) => `  ${c.usage}\n      ${c.summary}`).join("\n")}
   serve [options]                                            run the daemon (see layerkeep serve --help)
 
 common options:

@@ -22,8 +22,9 @@ export async function openContext(opts: ContextOptions = {}): Promise<OpsContext
   const stateDir = opts.stateDir ?? process.env.LAYERKEEP_STATE_DIR ?? DEFAULT_STATE_DIR;
   const state = openState(stateDir);
   try {
-    const store = await openStore(opts.store ?? process.env.LAYERKEEP_STORE ?? DEFAULT_STORE, state, opts.storeFlags ?? {});
-    return { store, state, log: opts.log ?? silentLogger, progress: opts.progress, host: hostname() };
+    const log = opts.log ?? silentLogger;
+    const store = await openStore(opts.store ?? process.env.LAYERKEEP_STORE ?? DEFAULT_STORE, state, opts.storeFlags ?? {}, log);
+    return { store, state, log, progress: opts.progress, host: hostname() };
   } catch (err) {
     state.close();
     throw err;
@@ -35,7 +36,7 @@ export async function closeContext(ctx: OpsContext): Promise<void> {
   ctx.state.close();
 }
 
-export async function openStore(spec: string, state: StateDb, flags: Record<string, string | undefined>): Promise<ObjectStore> {
+export async function openStore(spec: string, state: StateDb, flags: Record<string, string | undefined>, log: Logger = silentLogger): Promise<ObjectStore> {
   if (!spec.includes('://')) return openFsStore(resolve(spec)); // a plain path means a local directory
   let url: URL;
   try {
@@ -45,9 +46,8 @@ export async function openStore(spec: string, state: StateDb, flags: Record<stri
   }
   if (url.protocol === 'file:') return openFsStore(decodeURIComponent(url.pathname));
   if (url.protocol === 's3:') {
-    const s3Module = '../store/s3.js'; // loaded only for s3:// stores
-    const s3 = await import(s3Module);
-    return s3.openS3Store(url, s3.s3OptionsFrom(flags, process.env), state);
+    const s3 = await import('../store/s3.js'); // the AWS SDK loads only for s3:// stores
+    return s3.openS3Store(url, s3.s3OptionsFrom(flags, process.env), state, log);
   }
   throw new Error(`unsupported store ${url.protocol}//: use file:///DIR or s3://BUCKET/PREFIX`);
 }
