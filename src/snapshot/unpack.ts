@@ -7,7 +7,7 @@
 // temp dir and deletes it), but nothing is ever written outside it.
 import fs from 'node:fs';
 import path from 'node:path';
-import type { LayerEntry } from './entry.js';
+import { WHITEOUT_PREFIX, type LayerEntry } from './entry.js';
 import { TarFormatError, type TarItem } from './tarReader.js';
 import { layerPathComponents, resolveDirUnder, resolveUnder } from './safePath.js';
 import { classifyWhiteout, type WhiteoutContext, type WhiteoutConverter } from './whiteout.js';
@@ -41,6 +41,7 @@ export class UnpackError extends Error {
 /** Overlayfs keeps its own state in these; a layer must never set them (only the whiteout
  *  converter writes the opaque marker). */
 const OVERLAY_XATTR_PREFIXES = ['trusted.overlay.', 'user.overlay.'];
+const AUFS_META_PREFIX = WHITEOUT_PREFIX + WHITEOUT_PREFIX;
 const HOLE_BLOCK = 4096;
 const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK);
 
@@ -123,13 +124,14 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
     }
     const comps = layerPathComponents(e.path);
     const parentComps = comps.slice(0, -1);
-    if (parentComps.some((c) => c.startsWith('.wh.'))) throw new Error('a whiteout name cannot be a directory');
-
     const marker = classifyWhiteout(e);
-    if (marker === 'meta') {
+    if (marker === 'meta' || parentComps.some((c) => c.startsWith(AUFS_META_PREFIX))) {
+      // AUFS bookkeeping (e.g. ".wh..wh.plnk/..."): no meaning outside AUFS.
       warn(`layer entry ${JSON.stringify(e.path)}: AUFS meta entry ignored`);
       return false;
     }
+    if (parentComps.some((c) => c.startsWith(WHITEOUT_PREFIX))) throw new Error('a whiteout name cannot be a directory');
+
     if (marker !== null) {
       forgetParent(); // converters may remove things
       claim(e.path, e);

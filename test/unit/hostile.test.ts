@@ -251,4 +251,11 @@ test('whiteout names used as directories or naming nothing', async (t) => {
   const a = arena(t);
   await refused(a, new TarBuilder().file('.wh.x/inside', 'x').bytes(), { entry: '.wh.x/inside', reason: /a whiteout name cannot be a directory/ });
   await refused(a, new TarBuilder().file('.wh.', '').bytes(), { entry: '.wh.', reason: /whiteout names no valid entry/, opts: apply() });
+  // AUFS bookkeeping is skipped with a warning, never written.
+  const warnings: string[] = [];
+  const aufs = new TarBuilder().dir('.wh..wh.plnk').file('.wh..wh.plnk/123.456', 'x').file('kept', 'k').bytes();
+  const r = await unpackLayer(readTar(chunked(aufs)), a.root, { ...upper(), onWarning: (m) => warnings.push(m) });
+  assert.equal(r.files, 1);
+  assert.deepEqual(fs.readdirSync(a.root), ['kept']);
+  assert.deepEqual(warnings, ['layer entry ".wh..wh.plnk": AUFS meta entry ignored', 'layer entry ".wh..wh.plnk/123.456": AUFS meta entry ignored']);
 });
