@@ -75,9 +75,10 @@ describe('layerkeep CLI', { timeout: 120_000 }, () => {
     const args = ['--store', store, '--state-dir', join(base, 'crash-state')];
     for (const delayMs of [150, 400, 800]) {
       const child = spawn(process.execPath, [CLI, 'snapshot', ...args, '--key', 'big', big], { stdio: 'ignore' });
+      const closed = new Promise((r) => child.on('close', r)); // attached before it can exit
       await new Promise((r) => setTimeout(r, delayMs));
       child.kill('SIGKILL');
-      await new Promise((r) => child.on('close', r));
+      await closed;
       // whatever is visible is complete: every blob's name is its sha256, no ref without a manifest
       const blobDir = join(store, 'blobs/sha256');
       for (const name of existsSync(blobDir) ? readdirSync(blobDir) : []) {
