@@ -1,11 +1,14 @@
 // A fast, consistent copy of an upper dir taken while dockerd waits (poststop, held DELETE):
 // GNU cp -a --link recreates directories (mode, owner, times, xattrs such as the overlay opaque
 // marker) and hard-links everything else, whiteout device nodes included, so it costs metadata
-// only. The copy survives `docker rm`, which removes the upper dir. Across filesystems hard links
-// are impossible and it falls back to a full copy.
+// only. The copy survives `docker rm`, which removes the upper dir. Hard links only work within
+// one mount (dockerd bind-mounts <data-root>/overlay2 onto itself, so even the same filesystem
+// outside that mount gets EXDEV); elsewhere it falls back to a full copy.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { parseMountinfo } from './mountinfo.js';
 
 export interface LinkCopyResult {
   /** true when files are hard links into the source (they change if the source is written). */
@@ -15,10 +18,20 @@ export interface LinkCopyResult {
 export async function linkCopyTree(src: string, dst: string): Promise<LinkCopyResult> {
   const [s, d] = await Promise.all([stat(src), stat(dirname(dst))]);
   if (!s.isDirectory()) throw new Error(`capture source ${src} is not a directory`);
-  const linked = s.dev === d.dev;
+  const linked = s.dev === d.dev && mountOf(src) === mountOf(dirname(dst));
   const args = linked ? ['-a', '--link', '--no-target-directory', src, dst] : ['-a', '--no-target-directory', src, dst];
   await run('cp', args);
   return { linked };
+}
+
+/** The mount point a path lives under (longest matching mount point in /proc/self/mountinfo). */
+export function mountOf(path: string): string {
+  let best = '/';
+  for (const m of parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))) {
+    const mp = m.mountPoint;
+    if ((path === mp || path.startsWith(mp.endsWith('/') ? mp : mp + '/')) && mp.length >= best.length) best = mp;
+  }
+  return best;
 }
 
 function run(cmd: string, args: string[]): Promise<void> {
