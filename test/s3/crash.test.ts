@@ -28,7 +28,7 @@ after(async () => {
 test(`a 200 MiB upload killed ${KILLS} times at random points resumes each time and re-sends at most one part per kill plus the parts in flight`, async () => {
   const s = await tempStateDir('crash');
   // Slow part uploads down so that an upload spans many kills.
-  const proxy = await startFaultProxy({ target: env.endpoint, delayMs: { UploadPart: 400 } });
+  const proxy = await startFaultProxy({ target: env.endpoint, delayMs: { UploadPart: 1000 } });
   const args = {
     stateDir: s.dir, bucket: bucket.name, prefix: 'crash', endpoint: proxy.url, seed: 'crash', size: SIZE,
     partSize: PART, concurrency: CONCURRENCY, note: '{"key":"crashkey"}',
@@ -38,7 +38,8 @@ test(`a 200 MiB upload killed ${KILLS} times at random points resumes each time 
     let kills = 0;
     const killedAt: number[] = [];
     while (kills < KILLS) {
-      const at = randomInt(300, 3000);
+      // 10 kills x at most ~1.5 s of progress each stays below the ~20 s the upload needs.
+      const at = randomInt(300, 2000);
       const r = await runChild(args, at);
       if (r.signal === 'SIGKILL') {
         kills++;

@@ -38,6 +38,8 @@ export interface FaultProxy {
   readonly stats: Map<string, KindStats>;
   readonly faultCounts: Map<Fault, number>;
   delayMs: Record<string, number>;
+  /** Fails the next `count` requests of this kind with this fault, whatever the rate. */
+  failNext(kind: string, fault: Fault, count?: number): void;
   stat(kind: string): KindStats;
   resetStats(): void;
   close(): Promise<void>;
@@ -108,6 +110,9 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     stats,
     faultCounts,
     delayMs: { ...opts.delayMs },
+    failNext: (kind, fault, count = 1) => {
+      for (let i = 0; i < count; i++) scripted.push({ kind, fault });
+    },
     stat,
     resetStats: () => {
       stats.clear();
@@ -121,7 +126,10 @@ export async function startFaultProxy(opts: FaultProxyOptions): Promise<FaultPro
     },
   };
 
+  const scripted: { kind: string; fault: Fault }[] = [];
   const pickFault = (kind: string): Fault | undefined => {
+    const i = scripted.findIndex((f) => f.kind === kind);
+    if (i >= 0) return scripted.splice(i, 1)[0].fault;
     if (opts.kinds && !opts.kinds.includes(kind)) return undefined;
     if (rand() >= proxy.failureRate) return undefined;
     return faults[Math.floor(rand() * faults.length)];
