@@ -157,6 +157,7 @@ interface StoreConfig {
 
 class S3ObjectStore implements S3Store, MultipartTarget {
   conditionalWrites = true;
+  serverSideCopy = true;
   readonly multipart: MultipartTarget = this;
   readonly name: string;
   readonly partSize: number;
@@ -303,7 +304,7 @@ class S3ObjectStore implements S3Store, MultipartTarget {
         await put();
         this.conditionalWrites = false;
       } catch (err) {
-        if (!isPreconditionFailed(err)) throw err;
+        if (!isPreconditionFailed(err)) throw s3Error(`conditional-write probe ${this.url(key)}`, err, this.redact);
       }
     } catch (err) {
       if (statusOf(err) === 403) {
@@ -312,15 +313,30 @@ class S3ObjectStore implements S3Store, MultipartTarget {
       }
       if (statusOf(err) !== 501 && codeOf(err) !== 'NotImplemented') throw err;
       this.conditionalWrites = false;
-    } finally {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })).catch(() => undefined);
     }
+    if (this.cfg.sseCustomerKey || this.cfg.sse === 'aws:kms') await this.probeEncryptedCopy(key);
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.full(key) })).catch(() => undefined);
     if (!this.conditionalWrites) {
       this.log.warn(
         'the S3 server ignores conditional writes (If-None-Match); ref updates fall back to read-compare-write, ' +
           'so two hosts writing the same key at the same moment may overwrite each other',
         { store: this.description },
       );
+    }
+  }
+
+  /** RGW 16 answers 501 to CopyObject of SSE-C and SSE-KMS objects; AWS copies them. */
+  private async probeEncryptedCopy(probeKey: string): Promise<void> {
+    const copyKey = `${probeKey}-copy`;
+    try {
+      await this.copyObject(probeKey, copyKey, 5);
+      await this.deleteObject(copyKey);
+    } catch (err) {
+      if (statusOf(err) !== 501 && codeOf(err) !== 'NotImplemented') return; // e.g. no write access: warned above
+      this.serverSideCopy = false;
+      this.log.warn('the S3 server cannot copy encrypted objects; blobs upload once packed instead of while packing', {
+        store: this.description,
+      });
     }
   }
 

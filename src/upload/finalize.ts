@@ -54,7 +54,8 @@ export async function finalizeUpload(t: MultipartTarget, db: StateDb, row: Finis
     await t.putObject(finalKey, body, md5Of(body));
   } else {
     await completeMultipart(t, db, row, reconcile);
-    await t.copyObject(row.object_key, finalKey, row.size);
+    // Servers that cannot copy get the parts straight under the final name (see writer.ts).
+    if (row.object_key !== finalKey) await t.copyObject(row.object_key, finalKey, row.size);
   }
   const head = await t.headObject(finalKey);
   if (!head || head.size !== row.size) {
@@ -63,8 +64,8 @@ export async function finalizeUpload(t: MultipartTarget, db: StateDb, row: Finis
   await dropTemporaries(t, row);
 }
 
-async function dropTemporaries(t: MultipartTarget, row: UploadRow): Promise<void> {
-  if (row.size !== null && row.size > row.part_size) {
+async function dropTemporaries(t: MultipartTarget, row: FinishedRow): Promise<void> {
+  if (row.size > row.part_size && row.object_key !== blobKey(row.blob_digest)) {
     if (row.upload_id) await t.abortUpload(row.object_key, row.upload_id).catch(() => undefined);
     await t.deleteObject(row.object_key);
   }

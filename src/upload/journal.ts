@@ -63,6 +63,10 @@ export function deleteParts(db: StateDb, id: number, fromNumber = 1): void {
   db.prepare('DELETE FROM parts WHERE upload_id = ? AND number >= ?').run(id, fromNumber);
 }
 
+export function setObjectKey(db: StateDb, id: number, objectKey: string): void {
+  db.prepare('UPDATE uploads SET object_key = ?, updated = ? WHERE id = ?').run(objectKey, now(), id);
+}
+
 /** finish() was called: the blob's digest, size and the document to publish are known. */
 export function recordFinish(db: StateDb, id: number, f: { digest: string; size: number; key: string; note: string | null }): void {
   db.prepare(`UPDATE uploads SET blob_digest = ?, size = ?, key = ?, manifest_json = ?, status = 'uploading', updated = ?

@@ -31,6 +31,7 @@ export function isTransient(err: unknown): boolean {
   const e = err as ErrorLike | undefined;
   if (!e || typeof e !== 'object') return false;
   const status = httpStatusOf(e);
+  if (status === 501) return false; // NotImplemented: asking again will not help
   if (status !== undefined && (status >= 500 || status === 429 || status === 408)) return true;
   if (e.name && TRANSIENT_NAMES.has(e.name)) return true;
   if (e.code && (TRANSIENT_ERRNO.has(e.code) || TRANSIENT_NAMES.has(e.code))) return true;

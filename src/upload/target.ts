@@ -18,6 +18,11 @@ export interface MultipartTarget {
   readonly stagingDir: string;
   /** Part and object ETags are MD5s of the bytes (false under SSE-KMS / SSE-C). */
   readonly etagIsMd5: boolean;
+  /**
+   * The server can copy objects server-side (RGW 16 cannot copy SSE-C / SSE-KMS objects). When
+   * false, parts go up only once the digest is known, straight to blobs/sha256/<hex>.
+   */
+  readonly serverSideCopy: boolean;
   /** Interrupted writers' uploads older than this are given up by resume. */
   readonly abandonAfterMs: number;
   readonly log: Logger;
@@ -30,7 +35,7 @@ export interface MultipartTarget {
   abortUpload(objectKey: string, uploadId: string): Promise<void>;
   putObject(key: string, body: Buffer, md5: Buffer): Promise<void>;
   headObject(key: string): Promise<ObjectInfo | null>;
-  /** Server-side copy (multipart copy above 5 GiB). */
+  /** Server-side copy (multipart copy above 5 GiB); a copy onto itself refreshes the modification time. */
   copyObject(fromKey: string, toKey: string, size: number): Promise<void>;
   deleteObject(key: string): Promise<void>;
 }

@@ -4,6 +4,8 @@
 // acknowledges is journaled at once. A writer interrupted before finish() leaves its upload
 // for adoption: when a re-run produces the same first part (same tree, deterministic packing),
 // it takes the old upload over and skips every part whose MD5 the journal already has.
+// On servers that cannot copy objects server-side (RGW 16 with SSE-C/SSE-KMS), parts wait
+// for finish() and go straight to blobs/sha256/<hex>: no overlap, but no second upload.
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,8 +13,9 @@ import type { StateDb } from '../state/db.js';
 import type { BlobWriter } from '../store/types.js';
 import {
   adoptUpload, deleteUpload, getUpload, insertUpload, keyOfNote, partsOf, recordFinish, recordPart, setStatus,
-  setUploadId, uploadsWithFirstPart, type PartRow, type UploadRow,
+  setObjectKey, setUploadId, uploadsWithFirstPart, type PartRow, type UploadRow,
 } from './journal.js';
+import { blobKey } from '../store/layout.js';
 import { finalizeUpload, isFinishedRow, UploadFailedError } from './finalize.js';
 import { isOwnedElsewhere, release, removeOwnerFile, tryClaim } from './owner.js';
 import { clippedRange, MAX_PARTS, partRange } from './partLayout.js';
@@ -80,6 +83,11 @@ class MultipartWriter implements BlobWriter {
       await this.fh.close();
       this.total = size;
       recordFinish(this.db, this.rowId, { digest: digestHex, size, key: keyOfNote(note), note: note ?? null });
+      if (!this.t.serverSideCopy && this.uploadId === undefined) {
+        // No copy on this server: the parts go straight to the blob's final name.
+        this.objectKey = blobKey(digestHex);
+        setObjectKey(this.db, this.rowId, this.objectKey);
+      }
       this.pump();
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
       this.throwIfFailed();
@@ -145,6 +153,7 @@ class MultipartWriter implements BlobWriter {
     const { start, end } = partRange(this.t.partSize, n);
     if (n > MAX_PARTS) return false;
     if (this.total !== undefined) return this.total > this.t.partSize && start < this.total;
+    if (!this.t.serverSideCopy) return false; // the final name is known only at finish()
     // Part 1 only once more bytes follow: a blob of at most one part is sent with a single PUT.
     return n === 1 ? this.staged > end : this.staged >= end;
   }

@@ -24,6 +24,8 @@ export interface ChildArgs {
   /** Only resume; do not start a new upload. */
   resumeOnly?: boolean;
   requestTimeoutMs?: number;
+  /** Extra store options (e.g. an SSE-C key). */
+  storeOptions?: Record<string, unknown>;
 }
 
 const args = JSON.parse(process.argv[2]) as ChildArgs;
@@ -49,7 +51,7 @@ async function main(): Promise<void> {
   const store = await openS3Store(
     new URL(`s3://${args.bucket}/${args.prefix}`),
     { endpoint: args.endpoint, partSize: args.partSize, concurrency: args.concurrency, requestTimeoutMs: args.requestTimeoutMs,
-      retry: { maxAttempts: 20, baseDelayMs: 20, maxDelayMs: 500 } },
+      retry: { maxAttempts: 20, baseDelayMs: 20, maxDelayMs: 500 }, ...args.storeOptions },
     state,
     log,
   );
