@@ -208,6 +208,7 @@ describe('multipart blob upload', () => {
       const first = await runChild({ ...common, note: '{"key":"k2"}', killAfterParts: 1 });
       assert.equal(first.signal, 'SIGKILL');
       const [row] = s.state.prepare(`SELECT * FROM uploads WHERE status = 'uploading'`).all() as UploadRow[];
+      assert.equal(row.blob_digest, digest);
       await bucket.client.send(new AbortMultipartUploadCommand({ Bucket: bucket.name, Key: `lost/${row.object_key}`, UploadId: row.upload_id as string }));
       await rm(row.staging_path);
       const second = await runChild({ ...common, resumeOnly: true });
