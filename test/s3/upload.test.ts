@@ -5,6 +5,7 @@ import { createHash, randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import { status } from '../../src/ops/status.js';
 import type { S3Store } from '../../src/store/s3.js';
 import { partsOf, unfinishedUploads, type UploadRow } from '../../src/upload/journal.js';
 import { resumePendingUploads } from '../../src/upload/resume.js';
@@ -176,6 +177,16 @@ describe('multipart blob upload', () => {
       assert.equal(first.signal, 'SIGKILL');
       const [row] = s.state.prepare(`SELECT * FROM uploads WHERE status = 'uploading'`).all() as UploadRow[];
       assert.equal(row.status, 'uploading');
+      // `status` shows the interrupted upload with its progress
+      const before = status({ state: s.state });
+      assert.equal(before.pending.length, 1);
+      const p = before.pending[0];
+      assert.equal(p.key, 'k1');
+      assert.equal(p.blobDigest, `sha256:${digest}`);
+      assert.equal(p.partsTotal, 5);
+      assert.ok(p.partsDone >= 2 && p.partsDone < 5, `parts done: ${p.partsDone}`);
+      assert.equal(p.bytesDone, p.partsDone * 5 * MIB);
+      assert.equal(p.size, size);
       await bucket.client.send(new AbortMultipartUploadCommand({ Bucket: bucket.name, Key: `gone/${row.object_key}`, UploadId: row.upload_id as string }));
       proxy.resetStats();
       const second = await runChild({ ...common, resumeOnly: true });
@@ -192,6 +203,7 @@ describe('multipart blob upload', () => {
       }
       assert.equal(s.state.prepare('SELECT status FROM uploads WHERE id = ?').pluck().get(row.id), 'done');
       assert.equal(existsSync(row.staging_path), false);
+      assert.deepEqual(status({ state: s.state }).pending, []);
     } finally {
       await proxy.close();
       await s.cleanup();
