@@ -12,6 +12,12 @@ export interface SnapshotListing {
   kind: string;
   current: boolean;
   blobSize: number;
+  /** Stored bytes this snapshot added (layer blob + chunk pack + layer index). */
+  ownSize: number;
+  /** Stored bytes a restore reads: own sizes summed over the snapshot's chain. */
+  restoreSize: number;
+  /** Layers a restore reads (1 for a full snapshot). */
+  chainLength: number;
   uncompressedSize: number;
   files: number;
   host: string;
@@ -38,14 +44,20 @@ export async function listSnapshots(ctx: OpsContext, key?: string): Promise<Snap
       seen.add(h.manifest);
       out.push({
         key: k, digest: h.manifest, created: m.created, kind: m.kind, current: h.manifest === ref!.ref.current,
-        blobSize: m.blob.size, uncompressedSize: m.uncompressedSize, files: m.files, host: m.host, source: 'ref',
+        blobSize: m.blob.size, ownSize: m.chain?.ownSize ?? m.blob.size, restoreSize: m.chain?.restoreSize ?? m.blob.size,
+        chainLength: m.chain?.length ?? m.base.length + 1,
+        uncompressedSize: m.uncompressedSize, files: m.files, host: m.host, source: 'ref',
       });
     }
   }
   for (const r of listSnapshotRows(ctx.state, key)) {
     if (seen.has(r.manifest_digest) || (key === undefined && !keys.includes(r.key) && r.status === 'complete')) continue;
+    // Stored but not current (a lost race): its manifest, if the store has it, knows its chain.
+    const m = r.status === 'failed' ? null : await readManifest(ctx, r.manifest_digest).catch(() => null);
     out.push({
       key: r.key, digest: r.manifest_digest, created: r.created, kind: r.kind, current: false, blobSize: r.blob_size,
+      ownSize: m?.chain?.ownSize ?? r.blob_size, restoreSize: m?.chain?.restoreSize ?? r.blob_size,
+      chainLength: m ? (m.chain?.length ?? m.base.length + 1) : r.kind === 'full' ? 1 : 0,
       uncompressedSize: r.uncompressed_size, files: r.files, host: '', source: 'local', status: r.status,
     });
   }

@@ -1,22 +1,28 @@
-// restore: ref -> manifest -> blob frames -> verified tar -> unpack.
+// restore: ref -> manifest -> its chain (full layer + diffs) -> verified tars -> one unpack.
+// The chain is read newest layer first and every surviving entry is written once
+// (src/incremental/materialize.ts); a full snapshot is simply a chain of one.
 // 'upper' mode unpacks into a fresh temp dir beside the target and swaps it in only after
-// both digests verified, so on any failure the target is exactly as before.
-// 'apply' mode applies the layer onto a live tree (an overlay merged dir): the blob is first
-// copied locally and verified, and its tar validated, before the tree is touched.
+// every blob of the chain verified, so on any failure the target is exactly as before.
+// 'apply' mode applies the resolved tree as one layer onto a live tree (an overlay merged
+// dir): the chain's blobs are first copied locally and verified, and their tars validated,
+// before the tree is touched.
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fsyncDir, lutimesNs, renameExchange, renameNoReplace } from '../native/index.js';
-import { decodeBlob } from '../snapshot/frameDecoder.js';
 import { readTar } from '../snapshot/tarReader.js';
-import { unpackLayer } from '../snapshot/unpack.js';
 import { applyLayerWhiteouts, overlayUpperWhiteouts } from '../snapshot/whiteout.js';
 import { walkUpperDir } from '../snapshot/walk.js';
 import { indexRows, treeFingerprint } from '../snapshot/metaIndex.js';
 import { openFsStore } from '../store/fs.js';
 import { blobKey, digestHex, type Manifest } from '../store/layout.js';
 import type { ObjectStore } from '../store/types.js';
-import { recordSnapshot, replaceFileIndex, setKeyCurrent } from '../state/snapshots.js';
+import { clearBaseline, recordSnapshot, saveBaseline, setKeyCurrent } from '../state/snapshots.js';
+import { blobStream } from '../incremental/blobs.js';
+import { type ChainLayer, loadChain } from '../incremental/chain.js';
+import { baselineRows } from '../incremental/diff.js';
+import { type BlobRef, packChunkRefs } from '../incremental/format.js';
+import { materializeChain, type MaterializeResult } from '../incremental/materialize.js';
 import { readManifest, resolveSnapshot } from './manifests.js';
 import { readRef } from './publish.js';
 import type { OpsContext, RestoreRequest, RestoreResult } from './types.js';
@@ -27,11 +33,11 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
   if (req.key && manifest.key !== req.key) {
     ctx.log.warn(`snapshot ${digest} belongs to key ${manifest.key}; restoring it for key ${req.key}`);
   }
-  if (manifest.kind !== 'full') throw new Error(`snapshot ${digest} is a ${manifest.kind} snapshot; this version restores full snapshots only`);
+  const layers = await loadChain(ctx.store, digest, manifest, (d) => readManifest(ctx, d));
   const target = resolve(req.dir);
   const result = req.mode === 'apply'
-    ? await applyOnto(ctx, manifest, target, req)
-    : await restoreUpper(ctx, manifest, target, req);
+    ? await applyOnto(ctx, layers, target, req)
+    : await restoreUpper(ctx, layers, target, req);
 
   // Remember what this host now has, so its next snapshot of the key continues from here.
   const key = req.key ?? manifest.key;
@@ -39,47 +45,31 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
   recordSnapshot(ctx.state, digest, manifest, 'complete');
   if (remote?.ref.current === digest) setKeyCurrent(ctx.state, key, digest, remote.etag, remote.ref.generation);
   if ((req.mode ?? 'upper') === 'upper') {
-    // The restored tree's own metadata: an immediate re-snapshot of it is then a no-op.
+    // The restored tree's own metadata is the key's new baseline: an immediate re-snapshot is a
+    // no-op and the next changed one is a diff against this snapshot.
     const { entries } = walkUpperDir(target, { allowDevices: req.allowDevices });
     const rows = indexRows(entries);
     ctx.state.prepare('UPDATE snapshots SET tree_fingerprint = ? WHERE manifest_digest = ?')
       .run(treeFingerprint(rows, [`allowDevices=${!!req.allowDevices}`]), digest);
-    replaceFileIndex(ctx.state, key, rows);
-  }
-  return { key, manifestDigest: digest, ...result };
-}
-
-function tarOf(store: ObjectStore, m: Manifest, onBytes?: (n: number) => void) {
-  return decodeBlob(store, {
-    key: blobKey(m.blob.digest),
-    blobSize: m.blob.size,
-    blobDigestHex: digestHex(m.blob.digest),
-    diffIdHex: digestHex(m.diffId),
-    uncompressedSize: m.uncompressedSize,
-  }, { onCompressed: onBytes });
-}
-
-/**
- * Feeds `source` to `consume`, then drains what the consumer left (the tar's end padding):
- * the decoder verifies the digests only when it has read everything.
- */
-async function consumeVerified(source: AsyncGenerator<Buffer>, consume: (s: AsyncIterable<Buffer>) => Promise<void>): Promise<void> {
-  const shielded: AsyncIterable<Buffer> = {
-    [Symbol.asyncIterator]: () => ({ next: () => source.next(), return: async () => ({ done: true, value: undefined }) }),
-  };
-  try {
-    await consume(shielded);
-    for (;;) {
-      const { done, value } = await source.next();
-      if (done) break;
-      if ((value as Buffer).some((b) => b !== 0)) throw new Error('layer has data after the end of the tar archive');
+    if (entries.length === manifest.files) {
+      saveBaseline(ctx.state, key, digest, baselineRows(entries, rows),
+        result.chunkMaps.map((f) => ({ path: f.path, size: f.size, chunks: packChunkRefs(f.chunks) })));
+    } else {
+      ctx.log.warn(`restored tree has ${entries.length} entries, snapshot ${digest} lists ${manifest.files}: the next snapshot of ${key} will be full`);
+      clearBaseline(ctx.state, key);
     }
-  } finally {
-    await source.return(undefined);
   }
+  return { key, manifestDigest: digest, files: result.files, bytes: result.bytes };
 }
 
-async function restoreUpper(ctx: OpsContext, m: Manifest, target: string, req: RestoreRequest) {
+function progressOf(ctx: OpsContext, layers: ChainLayer[]): (n: number) => void {
+  const last = layers[layers.length - 1]!.manifest;
+  const total = last.chain?.restoreSize ?? layers.reduce((a, l) => a + l.manifest.blob.size + (l.manifest.chunks?.size ?? 0), 0);
+  let done = 0;
+  return (n) => { done += n; ctx.progress?.update('restore', done, total); };
+}
+
+async function restoreUpper(ctx: OpsContext, layers: ChainLayer[], target: string, req: RestoreRequest): Promise<MaterializeResult> {
   const existing = statSync(target, { throwIfNoEntry: false });
   if (existing && !existing.isDirectory()) throw new Error(`${target} exists and is not a directory`);
   if (existing && readdirSync(target).length > 0 && !req.force) {
@@ -87,18 +77,16 @@ async function restoreUpper(ctx: OpsContext, m: Manifest, target: string, req: R
   }
   mkdirSync(dirname(target), { recursive: true });
   const tmp = mkdtempSync(join(dirname(target), `.${basename(target)}.layerkeep-restore-`));
-  let counts = { files: 0, bytes: 0 };
-  let downloaded = 0;
+  const staging = mkdtempSync(join(dirname(target), `.${basename(target)}.layerkeep-chunks-`));
   try {
-    await consumeVerified(tarOf(ctx.store, m, (n) => { downloaded += n; ctx.progress?.update('restore', downloaded, m.blob.size); }), async (tar) => {
-      counts = await unpackLayer(readTar(tar), tmp, {
-        whiteouts: overlayUpperWhiteouts({ opaqueXattr: 'trusted.overlay.opaque' }),
-        allowDevices: req.allowDevices,
-        onWarning: (w) => ctx.log.warn(w),
-        limits: { maxBytes: m.uncompressedSize },
-      });
+    const result = await materializeChain({
+      store: ctx.store, layers, root: tmp, stagingDir: staging, place: 'rename',
+      whiteouts: overlayUpperWhiteouts({ opaqueXattr: 'trusted.overlay.opaque' }),
+      allowDevices: req.allowDevices,
+      onWarning: (w) => ctx.log.warn(w),
+      onCompressed: progressOf(ctx, layers),
     });
-    applyRootMetadata(tmp, m, existing?.mode);
+    applyRootMetadata(tmp, layers[layers.length - 1]!.manifest, existing?.mode);
     if (existing) {
       renameExchange(tmp, target); // tmp now holds the old contents
       fsyncDir(dirname(target));
@@ -107,11 +95,13 @@ async function restoreUpper(ctx: OpsContext, m: Manifest, target: string, req: R
       renameNoReplace(tmp, target);
       fsyncDir(dirname(target));
     }
+    return result;
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
   }
-  return counts;
 }
 
 /** The upper dir's own owner, mode and mtime, recorded in the manifest (the tar has no root entry). */
@@ -126,30 +116,45 @@ function applyRootMetadata(dir: string, m: Manifest, fallbackMode?: number): voi
   lutimesNs(dir, BigInt(r.mtimeNs), BigInt(r.mtimeNs));
 }
 
-async function applyOnto(ctx: OpsContext, m: Manifest, target: string, req: RestoreRequest) {
+async function applyOnto(ctx: OpsContext, layers: ChainLayer[], target: string, req: RestoreRequest): Promise<MaterializeResult> {
   const st = lstatSync(target, { throwIfNoEntry: false });
   if (!st?.isDirectory()) throw new Error(`${target} is not a directory to apply the layer onto`);
-  // Verified local copy first: a corrupt or hostile blob is refused before the tree is touched.
+  // Verified local copies first: a corrupt or hostile chain is refused before the tree is touched.
   const scratch = mkdtempSync(join(tmpdir(), 'layerkeep-apply-'));
   try {
-    const local = openFsStore(scratch);
-    const writer = await local.createBlobWriter();
-    for await (const chunk of await ctx.store.read(blobKey(m.blob.digest))) await writer.write(chunk as Buffer);
-    await writer.finish(digestHex(m.blob.digest), m.blob.size);
-    await consumeVerified(tarOf(local, m), async (tar) => {
-      for await (const item of readTar(tar)) for await (const _ of item.body) { /* validate structure only */ }
+    const local = openFsStore(join(scratch, 'store'));
+    const progress = progressOf(ctx, layers);
+    for (const l of layers) {
+      const tar: BlobRef = { ...l.manifest.blob, diffId: l.manifest.diffId, uncompressedSize: l.manifest.uncompressedSize };
+      await copyBlob(ctx.store, local, tar, progress);
+      for await (const item of readTar(blobStream(local, tar))) for await (const _ of item.body) { /* validate structure only */ }
+      if (l.manifest.chunks) {
+        await copyBlob(ctx.store, local, l.manifest.chunks, progress);
+        for await (const _ of blobStream(local, l.manifest.chunks)) { /* verify */ }
+      }
+    }
+    const staging = mkdtempSync(join(scratch, 'chunks-'));
+    return await materializeChain({
+      store: local, layers, root: target, stagingDir: staging, place: 'copy',
+      whiteouts: applyLayerWhiteouts(),
+      allowDevices: req.allowDevices,
+      onWarning: (w) => ctx.log.warn(w),
     });
-    let counts = { files: 0, bytes: 0 };
-    await consumeVerified(tarOf(local, m), async (tar) => {
-      counts = await unpackLayer(readTar(tar), target, {
-        whiteouts: applyLayerWhiteouts(),
-        allowDevices: req.allowDevices,
-        onWarning: (w) => ctx.log.warn(w),
-        limits: { maxBytes: m.uncompressedSize },
-      });
-    });
-    return counts;
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+async function copyBlob(from: ObjectStore, to: ObjectStore, ref: BlobRef, onBytes: (n: number) => void): Promise<void> {
+  const writer = await to.createBlobWriter();
+  try {
+    for await (const chunk of await from.read(blobKey(ref.digest))) {
+      await writer.write(chunk as Buffer);
+      onBytes((chunk as Buffer).length);
+    }
+    await writer.finish(digestHex(ref.digest), ref.size);
+  } catch (err) {
+    await writer.abort().catch(() => {});
+    throw err;
   }
 }

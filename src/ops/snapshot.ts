@@ -1,13 +1,31 @@
-// snapshot: upper dir -> walk -> tar -> zstd frames -> blob in the store -> manifest -> ref.
-// One pass over the tree; the only thing held in memory is the entry list (metadata).
+// snapshot: upper dir -> walk -> (diff against the key's baseline) -> layer blob [+ chunk pack]
+// [+ layer index] -> manifest -> ref.
+//
+// The first snapshot of a key, and every one after the compaction limits, is full: the whole
+// tree as one OCI layer. Every other one is a diff against the tree this host last
+// snapshotted or restored for the key (its baseline, kept in the state DB): new and changed
+// entries, whiteouts for deleted ones, and large files that changed in part as chunk
+// references (src/incremental/). Unchanged file contents are never read.
 import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { type EncodedBlob, createFrameEncoder } from '../snapshot/frameEncoder.js';
 import { indexRows, treeFingerprint } from '../snapshot/metaIndex.js';
-import { packLayer } from '../snapshot/pack.js';
-import { walkUpperDir } from '../snapshot/walk.js';
+import { walkUpperDir, type WalkedEntry } from '../snapshot/walk.js';
 import { canonicalJson, LAYER_MEDIA_TYPE, type Manifest, MANIFEST_MEDIA_TYPE, validateKey } from '../store/layout.js';
-import { getKey, getSnapshot, replaceFileIndex } from '../state/snapshots.js';
+import {
+  type ChunkMapRow, getBaselineManifest, getKey, getSnapshot, type LinkedIndexRow, loadBaselineRows, loadChunkMaps, saveBaseline,
+} from '../state/snapshots.js';
+import type { WrittenBlob } from '../incremental/blobs.js';
+import { writeBlob } from '../incremental/blobs.js';
+import { CHUNK_FILE_MIN, type Chunk } from '../incremental/chunker.js';
+import { chunkFile, planChunkRefs, type ChunkRefPlan, writeChunkPack } from '../incremental/chunkFiles.js';
+import { baselineRows, type BaselineRow, diffTrees, mergeWhiteouts, type TreeDiff } from '../incremental/diff.js';
+import {
+  type BlobRef, type ChainInfo, type ChainManifest, type ChunkRef, CHUNKS_MEDIA_TYPE, encodeLayerIndex, type FileMap, INDEX_MEDIA_TYPE,
+  type LayerIndex, packChunkRefs, unpackChunkRefs,
+} from '../incremental/format.js';
+import { writeLayerBlob } from '../incremental/layerWrite.js';
+import { type ChainState, checkLimits, type CompactionLimits, fullSnapshotReason } from '../incremental/policy.js';
+import { readManifest } from './manifests.js';
 import { publishManifest, readRef } from './publish.js';
 import type { OpsContext, SnapshotRequest, SnapshotResult } from './types.js';
 
@@ -18,73 +36,263 @@ export interface SnapshotOptions extends SnapshotRequest {
   keep?: number;
 }
 
+/** Tar header bytes a diff entry costs besides its content (for the size estimate). */
+const ENTRY_OVERHEAD = 1024;
+
+interface Walked {
+  entries: WalkedEntry[];
+  rows: LinkedIndexRow[];
+  fingerprint: string;
+  root: NonNullable<Manifest['root']>;
+  treeSize: number;
+}
+
+/** A diff that will be written: what changed and how large files are stored. */
+interface DiffPlan {
+  baseDigest: string;
+  base: ChainManifest;
+  baseChain: ChainState & { restoreSize: number; digests: string[] };
+  diff: TreeDiff;
+  chunked: ChunkRefPlan;
+  /** Estimated uncompressed bytes of the diff (tar + chunk pack). */
+  estimate: number;
+}
+
 export async function snapshot(ctx: OpsContext, req: SnapshotOptions): Promise<SnapshotResult> {
   const key = validateKey(req.key);
+  const limits: CompactionLimits = { maxDiffs: req.maxDiffs, maxDeltaShare: req.maxDeltaShare };
+  checkLimits(limits);
   const rootStat = statSync(req.dir, { throwIfNoEntry: false, bigint: true });
   if (!rootStat?.isDirectory()) throw new Error(`${req.dir}: not a directory`);
 
   const { entries, warnings } = walkUpperDir(req.dir, { allowDevices: req.allowDevices });
   for (const w of warnings) ctx.log.warn(w, { key });
-  const rows = indexRows(entries);
-  const fingerprint = treeFingerprint(rows, [`allowDevices=${!!req.allowDevices}`]);
+  const plainRows = indexRows(entries);
+  const walked: Walked = {
+    entries,
+    rows: baselineRows(entries, plainRows),
+    fingerprint: treeFingerprint(plainRows, [`allowDevices=${!!req.allowDevices}`]),
+    root: { mode: Number(rootStat.mode) & 0o7777, uid: Number(rootStat.uid), gid: Number(rootStat.gid), mtimeNs: rootStat.mtimeNs.toString() },
+    treeSize: entries.reduce((a, e) => a + (e.type === 'file' ? e.size : 0), 0),
+  };
 
-  // Unchanged since this host's last snapshot of the key, and still current in the store?
+  // Unchanged since the tree this host last recorded for the key, and that is still current?
   const known = getKey(ctx.state, key);
-  const last = known?.current_manifest ? getSnapshot(ctx.state, known.current_manifest) : undefined;
-  if (!req.force && last && last.tree_fingerprint === fingerprint) {
+  const baselineDigest = getBaselineManifest(ctx.state, key);
+  const lastDigest = baselineDigest ?? known?.current_manifest ?? null;
+  const last = lastDigest ? getSnapshot(ctx.state, lastDigest) : undefined;
+  if (!req.force && last && last.tree_fingerprint === walked.fingerprint) {
     const remote = await readRef(ctx, key);
-    if (remote?.ref.current === last.manifest_digest) {
-      ctx.log.info('unchanged since the last snapshot: nothing uploaded', { key, snapshot: last.manifest_digest });
-      return {
-        key, changed: false, manifestDigest: last.manifest_digest, blobDigest: last.blob_digest, diffId: last.diff_id,
-        blobSize: last.blob_size, uncompressedSize: last.uncompressed_size, files: last.files, warnings,
-      };
+    if (remote?.ref.current === last.manifest_digest) return unchanged(ctx, key, last.manifest_digest, warnings);
+  }
+
+  let reason: string | null = null;
+  let plan: DiffPlan | null = null;
+  if (req.force) reason = 'forced';
+  else if (!baselineDigest) {
+    reason = lastDigest
+      ? 'this host has no baseline tree for the key (restore it into an upper dir, or snapshot it once, to start a chain)'
+      : 'first snapshot of the key on this host';
+  }
+  else {
+    const found = await planDiff(ctx, key, baselineDigest, walked, req, limits);
+    if ('unchanged' in found) return unchanged(ctx, key, baselineDigest, warnings, walked);
+    if ('reason' in found) reason = found.reason;
+    else plan = found;
+  }
+  if (plan) return writeDiff(ctx, key, walked, plan, req, warnings);
+  ctx.log.info(`full snapshot: ${reason}`, { key });
+  return writeFull(ctx, key, walked, req, warnings, reason!);
+}
+
+/** The key's next diff against its baseline, or why it must be full, or that nothing changed. */
+async function planDiff(
+  ctx: OpsContext, key: string, baseDigest: string, w: Walked, req: SnapshotOptions, limits: CompactionLimits,
+): Promise<DiffPlan | { reason: string } | { unchanged: true }> {
+  let base: ChainManifest;
+  try {
+    base = await readManifest(ctx, baseDigest);
+  } catch (err) {
+    return { reason: `its base snapshot cannot be read (${(err as Error).message})` };
+  }
+  const baseChain = chainStateOf(baseDigest, base);
+  const early = fullSnapshotReason(baseChain, null, limits);
+  if (early) return { reason: early };
+
+  const baseline = new Map<string, BaselineRow>();
+  for (const r of loadBaselineRows(ctx.state, key)) baseline.set(r.path, r);
+  const diff = diffTrees(w.entries, w.rows, baseline, { ignoreCtime: req.ignoreCtime });
+  const rootSame = base.root !== undefined && base.root.mode === w.root.mode && base.root.uid === w.root.uid &&
+    base.root.gid === w.root.gid && base.root.mtimeNs === w.root.mtimeNs;
+  if (diff.included.length === 0 && diff.deleted.length === 0 && rootSame) {
+    const remote = await readRef(ctx, key);
+    if (remote?.ref.current === baseDigest) return { unchanged: true };
+  }
+
+  // Large files that changed: which of their chunks does the chain already store?
+  const layer = baseChain.length;
+  const known = new Map<string, ChunkRef>();
+  for (const row of loadChunkMaps(ctx.state, key)) {
+    for (const c of unpackChunkRefs(row.chunks)) known.set(c.hash.toString('hex'), c);
+  }
+  const linkTargets = new Set(w.entries.filter((e) => e.type === 'hardlink').map((e) => e.linkname));
+  const candidates: { entry: WalkedEntry; chunks: Chunk[] }[] = [];
+  if (known.size > 0) {
+    for (const i of diff.included) {
+      const e = w.entries[i]!;
+      if (e.type === 'file' && e.size >= CHUNK_FILE_MIN && !linkTargets.has(e.path)) candidates.push({ entry: e, chunks: await chunkFile(e) });
     }
   }
-
-  const total = entries.reduce((a, e) => a + e.size, 0);
-  let packed = 0;
-  const writer = await ctx.store.createBlobWriter();
-  let blob: EncodedBlob;
-  try {
-    const encoder = createFrameEncoder((bytes) => writer.write(bytes));
-    await packLayer(entries, (chunk) => encoder.write(chunk), (n) => { packed += n; ctx.progress?.update('pack', packed, total); });
-    blob = await encoder.end();
-  } catch (err) {
-    await writer.abort().catch(() => {});
-    throw err;
+  const chunked = planChunkRefs(candidates, known, layer);
+  const byRef = new Set(chunked.files.map((f) => f.entry));
+  let estimate = chunked.packBytes + diff.whiteouts.length * ENTRY_OVERHEAD;
+  for (const i of diff.included) {
+    const e = w.entries[i]!;
+    estimate += ENTRY_OVERHEAD + (byRef.has(e) || e.type !== 'file' ? 0 : e.size);
   }
+  const reason = fullSnapshotReason(baseChain, estimate, limits);
+  if (reason) return { reason };
+  return { baseDigest, base, baseChain, diff, chunked, estimate };
+}
 
-  const manifest: Manifest = {
+function chainStateOf(digest: string, m: ChainManifest): DiffPlan['baseChain'] {
+  const c = m.chain;
+  return {
+    length: m.base.length + 1,
+    fullSize: c?.fullSize ?? m.uncompressedSize,
+    deltaSize: c?.deltaSize ?? 0,
+    restoreSize: c?.restoreSize ?? m.blob.size,
+    digests: [...m.base, digest],
+  };
+}
+
+async function writeFull(ctx: OpsContext, key: string, w: Walked, req: SnapshotOptions, warnings: string[], reason: string): Promise<SnapshotResult> {
+  const known = getKey(ctx.state, key);
+  let packed = 0;
+  const onContent = (n: number) => { packed += n; ctx.progress?.update('pack', packed, w.treeSize); };
+  const hasLarge = w.entries.some((e) => e.type === 'file' && e.size >= CHUNK_FILE_MIN);
+  const manifestFor = (blob: WrittenBlob, index: WrittenBlob | null): ChainManifest => {
+    const ownSize = blob.ref.size + (index?.ref.size ?? 0);
+    return baseManifest(ctx, key, req, w, blob, {
+      kind: 'full', base: [], parent: known?.current_manifest ?? null,
+      ...(index ? { index: index.ref } : {}),
+      chain: { length: 1, fullSize: blob.ref.uncompressedSize, deltaSize: 0, ownSize, restoreSize: ownSize, treeSize: w.treeSize },
+    });
+  };
+  let manifestJson = '';
+  const { blob, maps } = await writeLayerBlob(ctx.store, w.entries, 0, onContent,
+    hasLarge ? undefined : (b) => (manifestJson = json(manifestFor(b, null))));
+  if (hasLarge) {
+    const ix: LayerIndex = { layer: 0, deleted: [], deleteOnly: [], files: maps };
+    await writeBlob(ctx.store, INDEX_MEDIA_TYPE, (write) => write(encodeLayerIndex(ix)),
+      (index) => (manifestJson = json(manifestFor(blob, index))));
+  }
+  const { digest } = await publishManifest(ctx, manifestJson, { takeOver: req.takeOver, keep: req.keep });
+  saveBaseline(ctx.state, key, digest, w.rows, maps.map(chunkMapRow));
+  const m = JSON.parse(manifestJson) as ChainManifest;
+  return result(key, digest, m, w, warnings, reason);
+}
+
+async function writeDiff(ctx: OpsContext, key: string, w: Walked, p: DiffPlan, req: SnapshotOptions, warnings: string[]): Promise<SnapshotResult> {
+  const layer = p.baseChain.length;
+  const byRef = new Set(p.chunked.files.map((f) => f.entry));
+  const kept = p.diff.included.map((i) => w.entries[i]!).filter((e) => !byRef.has(e));
+  const tarEntries = mergeWhiteouts(kept, p.diff.whiteouts);
+  const total = kept.reduce((a, e) => a + (e.type === 'file' ? e.size : 0), 0) + p.chunked.packBytes;
+  let packed = 0;
+  const onContent = (n: number) => { packed += n; ctx.progress?.update('pack', packed, total); };
+
+  const { blob, maps } = await writeLayerBlob(ctx.store, tarEntries, layer, onContent);
+  let pack: WrittenBlob | null = null;
+  if (p.chunked.newChunks.length > 0) {
+    pack = await writeBlob(ctx.store, CHUNKS_MEDIA_TYPE, (write) => writeChunkPack(p.chunked, async (b) => { onContent(b.length); await write(b); }));
+  }
+  const files = [...maps, ...p.chunked.files.map((f) => f.map)].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const ix: LayerIndex = {
+    layer,
+    deleted: p.diff.deleted,
+    deleteOnly: p.diff.whiteouts.map((e) => e.path),
+    files,
+  };
+  let manifestJson = '';
+  await writeBlob(ctx.store, INDEX_MEDIA_TYPE, (write) => write(encodeLayerIndex(ix)), (index) => {
+    const ownSize = blob.ref.size + (pack?.ref.size ?? 0) + index.ref.size;
+    const chain: ChainInfo = {
+      length: layer + 1,
+      fullSize: p.baseChain.fullSize,
+      deltaSize: p.baseChain.deltaSize + blob.ref.uncompressedSize + (pack?.ref.uncompressedSize ?? 0),
+      ownSize,
+      restoreSize: p.baseChain.restoreSize + ownSize,
+      treeSize: w.treeSize,
+    };
+    manifestJson = json(baseManifest(ctx, key, req, w, blob, {
+      kind: 'diff', base: p.baseChain.digests, parent: p.baseDigest, index: index.ref, ...(pack ? { chunks: pack.ref } : {}), chain,
+    }));
+    return manifestJson;
+  });
+  const { digest } = await publishManifest(ctx, manifestJson, { takeOver: req.takeOver, keep: req.keep });
+
+  // The new baseline: the walked tree, and the chunk maps of its large files.
+  const gone = new Set([...p.diff.deleted, ...p.diff.included.map((i) => w.entries[i]!.path)]);
+  const chunkMaps = loadChunkMaps(ctx.state, key).filter((r) => !gone.has(r.path));
+  chunkMaps.push(...files.map(chunkMapRow));
+  saveBaseline(ctx.state, key, digest, w.rows, chunkMaps);
+  const m = JSON.parse(manifestJson) as ChainManifest;
+  return result(key, digest, m, w, warnings, null);
+}
+
+function baseManifest(
+  ctx: OpsContext, key: string, req: SnapshotOptions, w: Walked, blob: WrittenBlob,
+  rest: Pick<ChainManifest, 'kind' | 'base' | 'parent' | 'chain'> & { index?: BlobRef; chunks?: BlobRef },
+): ChainManifest {
+  const e = blob.encoded;
+  return {
     mediaType: MANIFEST_MEDIA_TYPE,
     schemaVersion: 1,
     key,
     created: new Date().toISOString(),
     host: ctx.host,
     image: req.image ?? null,
-    kind: 'full',
-    base: [],
-    parent: known?.current_manifest ?? null,
-    diffId: `sha256:${blob.diffIdHex}`,
-    blob: { digest: `sha256:${blob.blobDigestHex}`, size: blob.blobSize, mediaType: LAYER_MEDIA_TYPE },
-    uncompressedSize: blob.uncompressedSize,
-    files: entries.length,
-    frames: { count: blob.frames.length, frameSize: blob.frames[0]?.decompressedSize ?? 0, seekTableSize: blob.seekTableSize },
-    treeFingerprint: fingerprint,
-    root: { mode: Number(rootStat.mode) & 0o7777, uid: Number(rootStat.uid), gid: Number(rootStat.gid), mtimeNs: rootStat.mtimeNs.toString() },
+    diffId: `sha256:${e.diffIdHex}`,
+    blob: { digest: `sha256:${e.blobDigestHex}`, size: e.blobSize, mediaType: LAYER_MEDIA_TYPE },
+    uncompressedSize: e.uncompressedSize,
+    files: w.entries.length,
+    frames: { count: e.frames.length, frameSize: e.frames[0]?.decompressedSize ?? 0, seekTableSize: e.seekTableSize },
+    treeFingerprint: w.fingerprint,
+    root: w.root,
     tool: TOOL,
+    ...rest,
   };
-  const manifestJson = canonicalJson(manifest).toString('utf8');
-  try {
-    await writer.finish(blob.blobDigestHex, blob.blobSize, manifestJson);
-  } catch (err) {
-    await writer.abort().catch(() => {});
-    throw err;
-  }
-  const { digest } = await publishManifest(ctx, manifestJson, { takeOver: req.takeOver, keep: req.keep });
-  replaceFileIndex(ctx.state, key, rows);
+}
+
+const json = (m: ChainManifest): string => canonicalJson(m).toString('utf8');
+
+function chunkMapRow(f: FileMap): ChunkMapRow {
+  return { path: f.path, size: f.size, chunks: packChunkRefs(f.chunks) };
+}
+
+function result(key: string, digest: string, m: ChainManifest, w: Walked, warnings: string[], fullReason: string | null): SnapshotResult {
   return {
-    key, changed: true, manifestDigest: digest, blobDigest: manifest.blob.digest, diffId: manifest.diffId,
-    blobSize: blob.blobSize, uncompressedSize: blob.uncompressedSize, files: entries.length, warnings,
+    key, changed: true, manifestDigest: digest, blobDigest: m.blob.digest, diffId: m.diffId,
+    blobSize: m.blob.size, uncompressedSize: m.uncompressedSize, files: w.entries.length, warnings,
+    kind: m.kind, storedBytes: m.chain?.ownSize ?? m.blob.size, chainLength: m.chain?.length ?? 1,
+    ...(fullReason ? { fullReason } : {}),
+  };
+}
+
+/** Nothing to store. When the walk differs only in what the change test ignores (ctimes, directory
+ *  inodes), the baseline takes the new metadata so the next check is a fingerprint match again. */
+function unchanged(ctx: OpsContext, key: string, digest: string, warnings: string[], w?: Walked): SnapshotResult {
+  const row = getSnapshot(ctx.state, digest);
+  if (w) {
+    const maps = loadChunkMaps(ctx.state, key);
+    saveBaseline(ctx.state, key, digest, w.rows, maps);
+    ctx.state.prepare('UPDATE snapshots SET tree_fingerprint = ? WHERE manifest_digest = ?').run(w.fingerprint, digest);
+  }
+  ctx.log.info('unchanged since the last snapshot: nothing uploaded', { key, snapshot: digest });
+  return {
+    key, changed: false, manifestDigest: digest, blobDigest: row?.blob_digest ?? '', diffId: row?.diff_id ?? '',
+    blobSize: row?.blob_size ?? 0, uncompressedSize: row?.uncompressed_size ?? 0, files: row?.files ?? 0, warnings,
+    kind: (row?.kind as 'full' | 'diff' | undefined) ?? undefined, storedBytes: 0,
   };
 }

@@ -31,8 +31,18 @@ export interface SnapshotRequest {
   image?: { id: string; name?: string };
   /** Include char/block device nodes other than whiteouts. */
   allowDevices?: boolean;
-  /** Snapshot even when the metadata index says nothing changed. */
+  /** Snapshot even when the metadata index says nothing changed (always a full snapshot). */
   force?: boolean;
+  /** Diffs on top of a full snapshot before the next one is full again (default 8; 0: always full). */
+  maxDiffs?: number;
+  /** Largest share of the full layer (uncompressed) a chain's diffs may add up to (default 0.5). */
+  maxDeltaShare?: number;
+  /**
+   * Treat a regular file as unchanged when only its ctime changed (inode, size, mtime, mode,
+   * owner and xattrs equal). For trees that are hard-link copies of the upper dir: link(2)
+   * changes every file's ctime but no content.
+   */
+  ignoreCtime?: boolean;
 }
 
 export interface SnapshotResult {
@@ -46,6 +56,14 @@ export interface SnapshotResult {
   uncompressedSize: number;
   files: number;
   warnings: string[];
+  /** 'full': the whole tree; 'diff': changes against the key's previous snapshot. */
+  kind?: 'full' | 'diff';
+  /** Bytes this snapshot added to the store (layer blob, chunk pack, layer index); 0 if unchanged. */
+  storedBytes?: number;
+  /** Layers a restore of this snapshot reads (1 for a full snapshot). */
+  chainLength?: number;
+  /** Why a full snapshot was taken although the key had one. */
+  fullReason?: string;
 }
 
 export interface RestoreRequest {

@@ -82,4 +82,23 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       );
     `,
   },
+  {
+    version: 2,
+    sql: `
+      -- Incremental snapshots. The snapshot whose tree file_index describes: the base of the
+      -- key's next diff (set by snapshot and by restore into an upper dir).
+      ALTER TABLE keys ADD COLUMN baseline_manifest TEXT;
+      -- Symlink or hard-link target, or "major:minor" of a device: part of the change test.
+      ALTER TABLE file_index ADD COLUMN link TEXT;
+      -- Chunk maps of the baseline tree's large files (packed binary, see incremental/format.ts):
+      -- which chunks a changed file can reuse, and where the chain stores them.
+      CREATE TABLE chunk_maps (
+        key     TEXT NOT NULL,
+        path    TEXT NOT NULL,
+        size    INTEGER NOT NULL,
+        chunks  BLOB NOT NULL,
+        PRIMARY KEY (key, path)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];

@@ -77,3 +77,62 @@ export function replaceFileIndex(db: StateDb, key: string, rows: IndexRow[]): vo
     }
   })();
 }
+
+// ---- incremental snapshots: the baseline a key's next diff is computed against ----------
+
+/** A metadata index row with the link target / device number (migration 2). */
+export type LinkedIndexRow = IndexRow & { link: string | null };
+
+export interface ChunkMapRow {
+  path: string;
+  size: number;
+  /** Packed chunk references (incremental/format.ts). */
+  chunks: Buffer;
+}
+
+/** The snapshot whose tree file_index describes, if this host recorded one for the key. */
+export function getBaselineManifest(db: StateDb, key: string): string | null {
+  const r = db.prepare('SELECT baseline_manifest FROM keys WHERE key = ?').get(key) as { baseline_manifest: string | null } | undefined;
+  return r?.baseline_manifest ?? null;
+}
+
+export function loadBaselineRows(db: StateDb, key: string): LinkedIndexRow[] {
+  return db.prepare(
+    `SELECT path, type, size, mtime_ns AS mtimeNs, ctime_ns AS ctimeNs, ino, mode, uid, gid, xattr_hash AS xattrHash,
+       content_hash AS contentHash, link FROM file_index WHERE key = ?`,
+  ).all(key) as LinkedIndexRow[];
+}
+
+export function loadChunkMaps(db: StateDb, key: string): ChunkMapRow[] {
+  return db.prepare('SELECT path, size, chunks FROM chunk_maps WHERE key = ?').all(key) as ChunkMapRow[];
+}
+
+/** Records, in one transaction, the tree a key's next diff starts from and the snapshot it is. */
+export function saveBaseline(db: StateDb, key: string, manifest: string, rows: LinkedIndexRow[], chunkMaps: ChunkMapRow[]): void {
+  const ins = db.prepare(
+    `INSERT INTO file_index (key, path, type, size, mtime_ns, ctime_ns, ino, mode, uid, gid, xattr_hash, content_hash, link)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const insChunks = db.prepare('INSERT INTO chunk_maps (key, path, size, chunks) VALUES (?, ?, ?, ?)');
+  db.transaction(() => {
+    db.prepare('DELETE FROM file_index WHERE key = ?').run(key);
+    db.prepare('DELETE FROM chunk_maps WHERE key = ?').run(key);
+    for (const r of rows) {
+      ins.run(key, r.path, r.type, r.size, r.mtimeNs, r.ctimeNs, r.ino, r.mode, r.uid, r.gid, r.xattrHash, r.contentHash, r.link);
+    }
+    for (const c of chunkMaps) insChunks.run(key, c.path, c.size, c.chunks);
+    db.prepare(
+      `INSERT INTO keys (key, current_manifest, ref_etag, generation, updated_at, baseline_manifest) VALUES (?, NULL, NULL, 0, ?, ?)
+       ON CONFLICT(key) DO UPDATE SET baseline_manifest = excluded.baseline_manifest`,
+    ).run(key, new Date().toISOString(), manifest);
+  })();
+}
+
+/** Forgets the key's baseline (its next snapshot is full). */
+export function clearBaseline(db: StateDb, key: string): void {
+  db.transaction(() => {
+    db.prepare('DELETE FROM file_index WHERE key = ?').run(key);
+    db.prepare('DELETE FROM chunk_maps WHERE key = ?').run(key);
+    db.prepare('UPDATE keys SET baseline_manifest = NULL WHERE key = ?').run(key);
+  })();
+}

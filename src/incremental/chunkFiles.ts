@@ -1,0 +1,117 @@
+// Large files that changed: chunk them, find which chunks the chain already stores, and
+// decide per file whether it goes into the diff whole (an ordinary tar entry) or as chunk
+// references plus its new chunks in the chunk pack.
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import type { WalkedEntry } from '../snapshot/walk.js';
+import { type Chunk, createChunker } from './chunker.js';
+import { type ChunkRef, type FileMap, STREAM_CHUNKS } from './format.js';
+
+const READ_BLOCK = 1 << 20;
+/** A changed file is stored as chunk references when at least this share of its bytes is already stored. */
+export const MIN_REUSE_SHARE = 0.25;
+
+/** Reads a file once and returns its chunks; fails if the file changes meanwhile. */
+export async function chunkFile(e: WalkedEntry): Promise<Chunk[]> {
+  const chunker = createChunker();
+  await readChecked(e, 0, e.size, (b) => chunker.push(b));
+  return chunker.end();
+}
+
+async function readChecked(e: WalkedEntry, start: number, end: number, sink: (b: Buffer) => void): Promise<void> {
+  await withFile(e, async (read) => {
+    for (let pos = start; pos < end; ) {
+      const b = await read(pos, Math.min(READ_BLOCK, end - pos));
+      sink(b);
+      pos += b.length;
+    }
+  });
+}
+
+/** Opens a walked file, checks it is still what the walk saw, and offers exact ranged reads. */
+async function withFile(e: WalkedEntry, use: (read: (pos: number, length: number) => Promise<Buffer>) => Promise<void>): Promise<void> {
+  const fh = await open(e.absPath!, 'r');
+  try {
+    const st = await fh.stat({ bigint: true });
+    if (Number(st.size) !== e.size || st.mtimeNs !== e.mtimeNs) {
+      throw new Error(`${e.path}: file changed while the snapshot was taken (stop the container first)`);
+    }
+    await use(async (pos, length) => {
+      const buf = Buffer.allocUnsafe(length);
+      for (let got = 0; got < length; ) {
+        const { bytesRead } = await fh.read(buf, got, length - got, pos + got);
+        if (bytesRead === 0) throw new Error(`${e.path}: file shrank while the snapshot was taken`);
+        got += bytesRead;
+      }
+      return buf;
+    });
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface ChunkRefPlan {
+  /** Files stored as chunk references, with their maps (new chunks point into this layer's pack). */
+  files: { entry: WalkedEntry; map: FileMap }[];
+  /** New chunks in pack order: which file range fills which pack range. */
+  newChunks: { entry: WalkedEntry; fileOffset: number; length: number; hash: Buffer }[];
+  packBytes: number;
+}
+
+const hex = (b: Buffer): string => b.toString('hex');
+
+/**
+ * Chooses chunk references for the files whose chunks are mostly stored already; `known` maps
+ * a chunk hash (hex) to where the chain stores it. Chunks new to the chain are packed once
+ * each, even when several files (or one file twice) contain them.
+ */
+export function planChunkRefs(candidates: { entry: WalkedEntry; chunks: Chunk[] }[], known: Map<string, ChunkRef>, layer: number): ChunkRefPlan {
+  const plan: ChunkRefPlan = { files: [], newChunks: [], packBytes: 0 };
+  const packed = new Map<string, ChunkRef>();
+  for (const { entry, chunks } of candidates) {
+    const reused = chunks.reduce((a, c) => a + (known.has(hex(c.hash)) ? c.length : 0), 0);
+    if (reused < entry.size * MIN_REUSE_SHARE) continue;
+    const refs: ChunkRef[] = [];
+    let fileOffset = 0;
+    for (const c of chunks) {
+      const h = hex(c.hash);
+      let ref = known.get(h) ?? packed.get(h);
+      if (!ref) {
+        ref = { hash: c.hash, length: c.length, layer, stream: STREAM_CHUNKS, offset: plan.packBytes };
+        packed.set(h, ref);
+        plan.newChunks.push({ entry, fileOffset, length: c.length, hash: c.hash });
+        plan.packBytes += c.length;
+      }
+      refs.push({ ...ref, hash: c.hash, length: c.length });
+      fileOffset += c.length;
+    }
+    plan.files.push({
+      entry,
+      map: {
+        path: entry.path, size: entry.size, inTar: false, chunks: refs,
+        meta: { mode: entry.mode, uid: entry.uid, gid: entry.gid, mtimeNs: entry.mtimeNs, xattrs: entry.xattrs },
+      },
+    });
+  }
+  return plan;
+}
+
+/** Writes the new chunks' bytes, read again from their files and checked against their hashes. */
+export async function writeChunkPack(plan: ChunkRefPlan, write: (b: Buffer) => Promise<void>): Promise<void> {
+  for (let i = 0; i < plan.newChunks.length; ) {
+    const entry = plan.newChunks[i]!.entry;
+    let j = i;
+    while (j < plan.newChunks.length && plan.newChunks[j]!.entry === entry) j++;
+    const run = plan.newChunks.slice(i, j);
+    i = j;
+    await withFile(entry, async (read) => {
+      for (const c of run) {
+        const bytes = await read(c.fileOffset, c.length);
+        if (!createHash('sha256').update(bytes).digest().equals(c.hash)) {
+          throw new Error(`${entry.path}: file changed while the snapshot was taken (bytes ${c.fileOffset}+${c.length} differ from a moment ago)`);
+        }
+        await write(bytes);
+      }
+    });
+  }
+}

@@ -1,0 +1,104 @@
+// Content-defined chunking of large files: FastCDC (Xia et al., USENIX ATC 2016,
+// https://www.usenix.org/conference/atc16/technical-sessions/presentation/xia) with a 32-bit
+// gear hash, cut-point skipping below the minimum size and normalized chunking (a harder mask
+// before the average size, an easier one after it), so chunk sizes cluster around the average.
+// A cut depends only on the last 32 bytes, so an edit moves at most the boundaries around it
+// and every other chunk of the file keeps its bytes and its hash.
+//
+// Sizes: min 16 KiB, average 64 KiB, max 256 KiB (casync's defaults). A one-byte edit costs
+// about one 64 KiB chunk; 1 GiB of large files is ~16 k chunks (~0.8 MB of index); chunks stay
+// big enough to compress well together in a chunk pack.
+import { createHash, type Hash } from 'node:crypto';
+
+export const CHUNK_MIN = 16 << 10;
+export const CHUNK_AVG = 64 << 10;
+export const CHUNK_MAX = 256 << 10;
+/** Regular files at least this big are chunked; smaller ones are always stored whole. */
+export const CHUNK_FILE_MIN = 1 << 20;
+
+/** One chunk: the sha256 of its bytes and its length. */
+export interface Chunk {
+  hash: Buffer;
+  length: number;
+}
+
+// The gear table is part of the format: changing it moves every boundary (which only costs
+// deduplication, never correctness: chunk maps store explicit lengths and hashes).
+const GEAR = (() => {
+  const t = new Int32Array(256);
+  for (let i = 0; i < 256; i++) t[i] = createHash('sha256').update(`layerkeep-gear-${i}`).digest().readInt32LE(0);
+  return t;
+})();
+// Cut when the masked top bits are zero. avg = 2^16: 18 bits before the average size
+// (fewer early cuts), 14 bits after it (more late cuts).
+const MASK_HARD = (0x3ffff << 14) | 0;
+const MASK_EASY = (0x3fff << 18) | 0;
+
+export interface Chunker {
+  push(data: Buffer): void;
+  /** Ends the file: the bytes since the last cut become the final chunk. */
+  end(): Chunk[];
+}
+
+/** A streaming chunker: feed the file's bytes in any slicing, get the same chunks. */
+export function createChunker(onChunk?: (c: Chunk) => void): Chunker {
+  const chunks: Chunk[] = [];
+  let hash: Hash = createHash('sha256');
+  let len = 0; // bytes in the current chunk so far
+  let fp = 0;
+  const cut = (): void => {
+    const c = { hash: hash.digest(), length: len };
+    chunks.push(c);
+    onChunk?.(c);
+    hash = createHash('sha256');
+    len = 0;
+    fp = 0;
+  };
+  return {
+    push(data: Buffer): void {
+      const n = data.length;
+      let i = 0;
+      while (i < n) {
+        const start = i;
+        // Bytes below the minimum size only go to the hash (cut-point skipping).
+        if (len < CHUNK_MIN) {
+          const take = Math.min(CHUNK_MIN - len, n - i);
+          i += take;
+          len += take;
+          if (len < CHUNK_MIN) { hash.update(data.subarray(start, i)); return; }
+        }
+        // `len` counts the chunk's bytes up to data[i0].
+        const i0 = i;
+        let f = fp;
+        let found = false;
+        const hardEnd = Math.min(n, i0 + Math.max(0, CHUNK_AVG - len));
+        for (; i < hardEnd; i++) {
+          f = ((f << 1) + GEAR[data[i]!]!) | 0;
+          if ((f & MASK_HARD) === 0) { i++; found = true; break; }
+        }
+        if (!found) {
+          const easyEnd = Math.min(n, i0 + (CHUNK_MAX - len));
+          for (; i < easyEnd; i++) {
+            f = ((f << 1) + GEAR[data[i]!]!) | 0;
+            if ((f & MASK_EASY) === 0) { i++; found = true; break; }
+          }
+        }
+        hash.update(data.subarray(start, i));
+        len += i - i0;
+        fp = f;
+        if (found || len >= CHUNK_MAX) cut();
+      }
+    },
+    end(): Chunk[] {
+      if (len > 0) cut();
+      return chunks;
+    },
+  };
+}
+
+/** Chunks of a whole buffer (tests, small inputs). */
+export function chunkBuffer(data: Buffer): Chunk[] {
+  const c = createChunker();
+  c.push(data);
+  return c.end();
+}

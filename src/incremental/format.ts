@@ -1,0 +1,231 @@
+// What incremental snapshots add to the store, and how it is encoded.
+//
+// A snapshot is one layer of a chain: position 0 is a full layer, positions 1.. are diffs,
+// each against the tree of the layer before it. Besides its layer blob (an OCI layer tar as
+// seekable zstd), a snapshot may store two more blobs under blobs/sha256/, both seekable zstd:
+//   - a layer index (JSON): what the tar alone cannot say — the upper-dir paths this layer
+//     deleted, which `.wh.` entries of the tar only express a deletion, and the chunk maps of
+//     large files, which let a later diff upload only the chunks that changed;
+//   - a chunk pack (diffs only): the new chunks of large files stored as chunk references,
+//     concatenated. Such a file has no tar entry: its metadata is in the index and its bytes
+//     are ranges of earlier layers' tars and chunk packs. This is the layerkeep-specific
+//     part; everything else in a diff tar is a plain OCI layer (entries plus whiteouts).
+// The manifest names both blobs and its whole base chain, so any host can restore or continue
+// a chain from the store alone.
+import { layerPathComponents } from '../snapshot/safePath.js';
+import { digestHex, type Manifest } from '../store/layout.js';
+import { CHUNK_MAX } from './chunker.js';
+
+export const INDEX_MEDIA_TYPE = 'application/vnd.layerkeep.layer-index.v1+json+zstd';
+export const CHUNKS_MEDIA_TYPE = 'application/vnd.layerkeep.chunk-pack.v1+zstd';
+const INDEX_JSON_TYPE = 'application/vnd.layerkeep.layer-index.v1+json';
+
+/** A seekable-zstd blob a manifest refers to, with what decodeBlob needs to verify it. */
+export interface BlobRef {
+  digest: string;
+  size: number;
+  diffId: string;
+  uncompressedSize: number;
+  mediaType: string;
+}
+
+/** Where a snapshot sits in its chain, and the sizes `ls` and compaction need. */
+export interface ChainInfo {
+  /** Layers in the chain including this one (1 for a full snapshot). */
+  length: number;
+  /** Uncompressed tar size of the chain's full layer. */
+  fullSize: number;
+  /** Uncompressed bytes (tars + chunk packs) of the chain's diffs up to and including this one. */
+  deltaSize: number;
+  /** Stored bytes this snapshot added: its blob, chunk pack and index. */
+  ownSize: number;
+  /** Stored bytes a restore of this snapshot reads: ownSize summed over the chain. */
+  restoreSize: number;
+  /** Regular-file bytes of the tree (what a restore writes). */
+  treeSize: number;
+}
+
+/** The manifest fields incremental snapshots add (all optional: older full manifests lack them). */
+export type ChainManifest = Manifest & { index?: BlobRef; chunks?: BlobRef; chain?: ChainInfo };
+
+/** Every blob a manifest needs besides the ones its base manifests need: gc keeps all of them. */
+export function blobsOfManifest(m: ChainManifest): string[] {
+  return [m.blob, m.index, m.chunks].filter((b): b is NonNullable<typeof b> => !!b?.digest).map((b) => `sha256:${digestHex(b.digest)}`);
+}
+
+export const STREAM_TAR = 0;
+export const STREAM_CHUNKS = 1;
+export type StreamKind = typeof STREAM_TAR | typeof STREAM_CHUNKS;
+
+/** A chunk and where its bytes are: `offset` in the decompressed tar or chunk pack of chain position `layer`. */
+export interface ChunkRef {
+  hash: Buffer;
+  length: number;
+  layer: number;
+  stream: StreamKind;
+  offset: number;
+}
+
+export interface FileMeta {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: bigint;
+  xattrs: Map<string, Buffer>;
+}
+
+/** The chunk map of one large file as of one layer. */
+export interface FileMap {
+  path: string;
+  size: number;
+  /** true: the layer's tar holds the file whole; false: it is stored as chunk references only. */
+  inTar: boolean;
+  /** For chunk-referenced files: the metadata a tar entry would have carried. */
+  meta?: FileMeta;
+  chunks: ChunkRef[];
+}
+
+export interface LayerIndex {
+  layer: number;
+  /** Upper-dir paths present after the previous layer and gone after this one. */
+  deleted: string[];
+  /** `.wh.` entries of this layer's tar that only say "deleted" and are not in the tree. */
+  deleteOnly: string[];
+  files: FileMap[];
+}
+
+// ---- encoding ---------------------------------------------------------------------------
+
+export function encodeLayerIndex(ix: LayerIndex): Buffer {
+  const files = ix.files.map((f) => {
+    if (f.inTar) {
+      const base = f.chunks[0]?.offset ?? 0;
+      return { path: f.path, size: f.size, tar: base, chunks: f.chunks.map((c) => [c.hash.toString('base64url'), c.length]) };
+    }
+    const m = f.meta!;
+    return {
+      path: f.path, size: f.size, mode: m.mode, uid: m.uid, gid: m.gid, mtimeNs: m.mtimeNs.toString(),
+      xattrs: Object.fromEntries([...m.xattrs.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v.toString('base64')])),
+      chunks: f.chunks.map((c) => [c.hash.toString('base64url'), c.length, c.layer, c.stream, c.offset]),
+    };
+  });
+  return Buffer.from(JSON.stringify({ mediaType: INDEX_JSON_TYPE, layer: ix.layer, deleted: ix.deleted, deleteOnly: ix.deleteOnly, files }));
+}
+
+class IndexFormatError extends Error {
+  override name = 'IndexFormatError';
+}
+
+/** Parses and checks a layer index read from the store; `layer` is the position it must describe. */
+export function decodeLayerIndex(body: Buffer, layer: number, what: string): LayerIndex {
+  const bad = (msg: string): never => { throw new IndexFormatError(`layer index ${what} is invalid: ${msg}`); };
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return bad('not JSON');
+  }
+  if (!doc || typeof doc !== 'object' || doc.mediaType !== INDEX_JSON_TYPE) bad(`unsupported format ${String(doc?.mediaType)}`);
+  if (doc.layer !== layer) bad(`describes chain position ${String(doc.layer)}, expected ${layer}`);
+  const paths = (v: unknown, name: string): string[] => {
+    if (!Array.isArray(v)) return bad(`${name} is not a list`);
+    for (const p of v) checkPath(p, name, bad);
+    return v as string[];
+  };
+  const deleted = paths(doc.deleted, 'deleted');
+  const deleteOnly = paths(doc.deleteOnly, 'deleteOnly');
+  for (const p of deleteOnly) if (!p.slice(p.lastIndexOf('/') + 1).startsWith('.wh.')) bad(`deleteOnly entry ${JSON.stringify(p)} is not a whiteout`);
+  if (!Array.isArray(doc.files)) bad('files is not a list');
+  const seen = new Set<string>();
+  const files = (doc.files as Record<string, unknown>[]).map((f): FileMap => {
+    if (!f || typeof f !== 'object') return bad('a files item is not an object');
+    checkPath(f.path, 'files', bad);
+    const path = f.path as string;
+    if (seen.has(path)) bad(`${JSON.stringify(path)} has two chunk maps`);
+    seen.add(path);
+    const size = count(f.size, `${path}: size`, bad);
+    if (!Array.isArray(f.chunks)) bad(`${path}: chunks is not a list`);
+    const inTar = f.tar !== undefined;
+    let tarOffset = inTar ? count(f.tar, `${path}: tar offset`, bad) : 0;
+    let total = 0;
+    const chunks = (f.chunks as unknown[][]).map((c, i): ChunkRef => {
+      const where = `${path}: chunk ${i}`;
+      if (!Array.isArray(c) || c.length !== (inTar ? 2 : 5) || typeof c[0] !== 'string') return bad(`${where} is malformed`);
+      const hash = Buffer.from(c[0], 'base64url');
+      if (hash.length !== 32) bad(`${where} has no sha256`);
+      const length = count(c[1], `${where} length`, bad);
+      if (length === 0 || length > CHUNK_MAX) bad(`${where} length ${length} is outside 1..${CHUNK_MAX}`);
+      total += length;
+      if (inTar) {
+        const ref: ChunkRef = { hash, length, layer, stream: STREAM_TAR, offset: tarOffset };
+        tarOffset += length;
+        return ref;
+      }
+      const from = count(c[2], `${where} layer`, bad);
+      if (from > layer) bad(`${where} points at chain position ${from}, after this layer`);
+      if (c[3] !== STREAM_TAR && c[3] !== STREAM_CHUNKS) bad(`${where} names no stream`);
+      return { hash, length, layer: from, stream: c[3] as StreamKind, offset: count(c[4], `${where} offset`, bad) };
+    });
+    if (total !== size) bad(`${path}: chunks add up to ${total} bytes, the file has ${size}`);
+    if (inTar) return { path, size, inTar, chunks };
+    const mode = count(f.mode, `${path}: mode`, bad);
+    const uid = count(f.uid, `${path}: uid`, bad);
+    const gid = count(f.gid, `${path}: gid`, bad);
+    if (mode > 0o7777 || uid > 0xffffffff || gid > 0xffffffff) bad(`${path}: mode or owner out of range`);
+    if (typeof f.mtimeNs !== 'string' || !/^-?[0-9]{1,20}$/.test(f.mtimeNs)) bad(`${path}: mtimeNs is not a decimal string`);
+    const xattrs = new Map<string, Buffer>();
+    if (!f.xattrs || typeof f.xattrs !== 'object') bad(`${path}: xattrs is not an object`);
+    for (const [k, v] of Object.entries(f.xattrs as Record<string, unknown>)) {
+      if (k.length === 0 || k.includes('\0') || typeof v !== 'string') bad(`${path}: xattr ${JSON.stringify(k)} is malformed`);
+      xattrs.set(k, Buffer.from(v as string, 'base64'));
+    }
+    return { path, size, inTar, chunks, meta: { mode, uid, gid, mtimeNs: BigInt(f.mtimeNs as string), xattrs } };
+  });
+  return { layer, deleted, deleteOnly, files };
+}
+
+function checkPath(p: unknown, name: string, bad: (m: string) => never): void {
+  if (typeof p !== 'string') bad(`${name} holds a non-string path`);
+  try {
+    layerPathComponents(p as string);
+  } catch (err) {
+    bad(`${name} path ${JSON.stringify(p)}: ${(err as Error).message}`);
+  }
+}
+
+function count(v: unknown, what: string, bad: (m: string) => never): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(`${what} is not a non-negative integer`);
+  return v as number;
+}
+
+// ---- compact binary form for the local state DB ---------------------------------------
+
+const REF_BYTES = 48; // sha256 32 | length u32 | layer u16 | stream u8 | pad u8 | offset u48 | pad u16
+
+export function packChunkRefs(chunks: ChunkRef[]): Buffer {
+  const b = Buffer.alloc(chunks.length * REF_BYTES);
+  chunks.forEach((c, i) => {
+    const o = i * REF_BYTES;
+    c.hash.copy(b, o);
+    b.writeUInt32LE(c.length, o + 32);
+    b.writeUInt16LE(c.layer, o + 36);
+    b.writeUInt8(c.stream, o + 38);
+    b.writeUIntLE(c.offset, o + 40, 6);
+  });
+  return b;
+}
+
+export function unpackChunkRefs(b: Buffer): ChunkRef[] {
+  if (b.length % REF_BYTES !== 0) throw new Error(`chunk map of ${b.length} bytes is not a whole number of entries`);
+  const out: ChunkRef[] = [];
+  for (let o = 0; o < b.length; o += REF_BYTES) {
+    out.push({
+      hash: Buffer.from(b.subarray(o, o + 32)),
+      length: b.readUInt32LE(o + 32),
+      layer: b.readUInt16LE(o + 36),
+      stream: b.readUInt8(o + 38) as StreamKind,
+      offset: b.readUIntLE(o + 40, 6),
+    });
+  }
+  return out;
+}
