@@ -74,10 +74,12 @@ async function resumeOne(t: MultipartTarget, state: StateDb, row: UploadRow, pub
     try {
       await publish(row.key, row.manifest_json);
     } catch (err) {
-      if (!(err instanceof PreconditionFailedError)) throw err;
+      // A lost race for the ref (the publisher's RefConflictError, or a bare precondition failure).
+      if (!(err instanceof PreconditionFailedError) && (err as Error).name !== 'RefConflictError') throw err;
       // Lost a race for the ref: the blob and manifest stay stored and restorable by digest.
-      setStatus(state, row.id, 'done', `published, but ${err.message}`);
-      log.warn('resumed snapshot was stored but not made current', { upload: row.id, key: row.key, error: err.message });
+      const message = (err as Error).message;
+      setStatus(state, row.id, 'done', `stored, but not made current: ${message}`);
+      log.warn('resumed snapshot was stored but not made current', { upload: row.id, key: row.key, error: message });
       report.completed.push({ id: row.id, blobDigest: `sha256:${row.blob_digest}`, key: row.key });
       return;
     }
