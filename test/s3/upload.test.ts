@@ -9,7 +9,7 @@ import { status } from '../../src/ops/status.js';
 import type { S3Store } from '../../src/store/s3.js';
 import { partsOf, unfinishedUploads, type UploadRow } from '../../src/upload/journal.js';
 import { resumePendingUploads } from '../../src/upload/resume.js';
-import { startFaultProxy } from '../support/faultProxy.js';
+import { ALL_FAULTS, startFaultProxy } from '../support/faultProxy.js';
 import {
   createTestBucket, MIB, memoryLog, openTestStore, patternChunks, patternDigest, patternRange, s3TestEnv, sha256OfStream,
   runChild, streamToBuffer, tempStateDir, type S3TestEnv, type TestBucket,
@@ -115,6 +115,7 @@ describe('multipart blob upload', () => {
     }, log);
     try {
       proxy.failureRate = 0.2;
+      for (const f of ALL_FAULTS) proxy.failNext('UploadPart', f); // each kind at least once, whatever the dice say
       const digest = await writeBlob(store, 'faults', BIG);
       const back = await sha256OfStream(await store.read(`blobs/sha256/${digest}`));
       proxy.failureRate = 0;
@@ -123,7 +124,7 @@ describe('multipart blob upload', () => {
       const faulted = [...proxy.stats.values()].reduce((a, k) => a + k.faults, 0);
       assert.ok(faulted >= 5 && faulted / total > 0.1, `only ${faulted} of ${total} requests failed`);
       assert.ok(proxy.stat('UploadPart').faults > 0, 'no part upload was failed');
-      for (const f of ['reset-before', 'reset-after', 'stall', 'slowdown', 'error500'] as const) {
+      for (const f of ALL_FAULTS) {
         assert.ok((proxy.faultCounts.get(f) ?? 0) > 0, `fault ${f} never injected`);
       }
       await store.delete(`blobs/sha256/${digest}`);
