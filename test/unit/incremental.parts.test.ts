@@ -1,0 +1,226 @@
+// The parts of incremental snapshots on their own: content-defined chunking, the tar tap's
+// chunk maps against real packed tars, the layer index format and its checks, the change
+// test on real walked trees, and the compaction policy.
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { linkSync, mkdirSync, rmSync, symlinkSync, writeFileSync, renameSync, utimesSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { lsetxattr, lutimesNs } from '../../src/native/index.js';
+import { indexRows } from '../../src/snapshot/metaIndex.js';
+import { packLayer } from '../../src/snapshot/pack.js';
+import { walkUpperDir } from '../../src/snapshot/walk.js';
+import { CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, chunkBuffer, createChunker } from '../../src/incremental/chunker.js';
+import { baselineRows, type BaselineRow, diffTrees, mergeWhiteouts } from '../../src/incremental/diff.js';
+import { decodeLayerIndex, encodeLayerIndex, type LayerIndex, packChunkRefs, STREAM_CHUNKS, STREAM_TAR, unpackChunkRefs } from '../../src/incremental/format.js';
+import { fullSnapshotReason } from '../../src/incremental/policy.js';
+import { createTarTap } from '../../src/incremental/tarTap.js';
+import { tempDir } from '../support/tree.js';
+
+const dirs: string[] = [];
+after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
+const scratch = (): string => { const d = tempDir('lk-incr-'); dirs.push(d); return d; };
+const hashes = (b: Buffer) => chunkBuffer(b).map((c) => c.hash.toString('hex'));
+
+describe('content-defined chunking', () => {
+  const data = randomBytes(16 << 20);
+
+  it('cuts the same chunks however the bytes arrive, within the size bounds', () => {
+    const whole = chunkBuffer(data);
+    const c = createChunker();
+    for (let o = 0; o < data.length; ) {
+      const n = 1 + Math.floor(Math.random() * 200_000);
+      c.push(data.subarray(o, o + n));
+      o += n;
+    }
+    const sliced = c.end();
+    assert.deepEqual(sliced.map((x) => [x.hash.toString('hex'), x.length]), whole.map((x) => [x.hash.toString('hex'), x.length]));
+    assert.equal(whole.reduce((a, x) => a + x.length, 0), data.length);
+    whole.slice(0, -1).forEach((x) => assert.ok(x.length >= CHUNK_MIN && x.length <= CHUNK_MAX, `chunk of ${x.length}`));
+    const avg = data.length / whole.length;
+    assert.ok(avg > CHUNK_AVG * 0.75 && avg < CHUNK_AVG * 1.5, `average chunk ${avg}`);
+    let o = 0;
+    for (const x of whole) {
+      assert.ok(createHash('sha256').update(data.subarray(o, o + x.length)).digest().equals(x.hash));
+      o += x.length;
+    }
+  });
+
+  it('keeps all chunks but the ones around an edit or an insertion', () => {
+    const before = new Set(hashes(data));
+    const edited = Buffer.from(data);
+    edited.fill(7, 9_000_000, 9_000_100);
+    const changed = hashes(edited).filter((h) => !before.has(h));
+    assert.ok(changed.length >= 1 && changed.length <= 2, `${changed.length} chunks changed by a 100-byte edit`);
+    const inserted = Buffer.concat([data.subarray(0, 5_000_000), randomBytes(3000), data.subarray(5_000_000)]);
+    const moved = hashes(inserted).filter((h) => !before.has(h));
+    assert.ok(moved.length >= 1 && moved.length <= 3, `${moved.length} chunks changed by an insertion`);
+    const appended = Buffer.concat([data, randomBytes(1 << 20)]);
+    const tail = hashes(appended).filter((h) => !before.has(h));
+    assert.ok(tail.length <= 1 + Math.ceil((1 << 20) / CHUNK_MIN), `${tail.length} chunks changed by an append`);
+  });
+
+  it('cuts runs of zeros into identical maximum-size chunks', () => {
+    const z = chunkBuffer(Buffer.alloc(4 << 20));
+    assert.equal(z.length, (4 << 20) / CHUNK_MAX);
+    assert.equal(new Set(z.map((c) => c.hash.toString('hex'))).size, 1);
+  });
+});
+
+describe('tar tap', () => {
+  it('maps every chunk of a large file to its bytes in the packed tar', async () => {
+    const root = scratch();
+    const big = randomBytes(3 << 20);
+    mkdirSync(join(root, 'd'));
+    writeFileSync(join(root, 'a-small'), 'x'.repeat(1000));
+    writeFileSync(join(root, 'd/big'), big);
+    writeFileSync(join(root, `d/${'long-name-'.repeat(20)}`), randomBytes(2 << 20)); // PAX path header before it
+    writeFileSync(join(root, 'z-empty'), '');
+    const { entries } = walkUpperDir(root);
+    const chosen = new Map<number, { path: string; size: number }>();
+    entries.forEach((e, i) => { if (e.size >= 1 << 20) chosen.set(i, { path: e.path, size: e.size }); });
+    assert.equal(chosen.size, 2);
+    const tap = createTarTap(chosen, 3);
+    const parts: Buffer[] = [];
+    await packLayer(entries, async (c) => { tap.write(c); parts.push(Buffer.from(c)); });
+    const tar = Buffer.concat(parts);
+    const maps = tap.end();
+    assert.deepEqual(maps.map((m) => m.path), ['d/big', `d/${'long-name-'.repeat(20)}`]);
+    for (const m of maps) {
+      assert.ok(m.inTar);
+      const bytes = Buffer.concat(m.chunks.map((c) => {
+        assert.equal(c.layer, 3);
+        assert.equal(c.stream, STREAM_TAR);
+        const slice = tar.subarray(c.offset, c.offset + c.length);
+        assert.ok(createHash('sha256').update(slice).digest().equals(c.hash));
+        return slice;
+      }));
+      assert.equal(bytes.length, m.size);
+    }
+    assert.ok(Buffer.concat(maps[0]!.chunks.map((c) => tar.subarray(c.offset, c.offset + c.length))).equals(big));
+  });
+});
+
+describe('layer index format', () => {
+  const h = () => randomBytes(32);
+  const ix: LayerIndex = {
+    layer: 2,
+    deleted: ['a/b', 'c'],
+    deleteOnly: ['a/.wh.b'],
+    files: [
+      { path: 'big', size: 70_000, inTar: true, chunks: [{ hash: h(), length: 30_000, layer: 2, stream: STREAM_TAR, offset: 1536 }, { hash: h(), length: 40_000, layer: 2, stream: STREAM_TAR, offset: 31_536 }] },
+      {
+        path: 'db', size: 50_000, inTar: false, meta: { mode: 0o4755, uid: 7, gid: 8, mtimeNs: 1234567890123456789n, xattrs: new Map([['user.x', Buffer.from([0, 255, 10])]]) },
+        chunks: [{ hash: h(), length: 20_000, layer: 0, stream: STREAM_TAR, offset: 99 }, { hash: h(), length: 30_000, layer: 2, stream: STREAM_CHUNKS, offset: 0 }],
+      },
+    ],
+  };
+
+  it('round-trips, and packs chunk maps for the state DB', () => {
+    const back = decodeLayerIndex(encodeLayerIndex(ix), 2, 'test');
+    assert.deepEqual(back, ix);
+    const refs = ix.files[1]!.chunks;
+    assert.deepEqual(unpackChunkRefs(packChunkRefs(refs)), refs);
+  });
+
+  it('refuses hostile or inconsistent indexes, naming the problem', () => {
+    const tamper = (f: (doc: Record<string, unknown>) => void): Buffer => {
+      const doc = JSON.parse(encodeLayerIndex(ix).toString()) as Record<string, unknown>;
+      f(doc);
+      return Buffer.from(JSON.stringify(doc));
+    };
+    const files = (doc: Record<string, unknown>) => doc.files as Record<string, unknown>[];
+    assert.throws(() => decodeLayerIndex(encodeLayerIndex(ix), 3, 't'), /chain position 2, expected 3/);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { d.deleted = ['../etc/passwd']; }), 2, 't'), /'\.\.' component/);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { files(d)[1]!.path = '/abs'; }), 2, 't'), /absolute path/);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { d.deleteOnly = ['a/b']; }), 2, 't'), /not a whiteout/);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { files(d)[1]!.size = 50_001; }), 2, 't'), /add up to 50000 bytes/);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { (files(d)[1]!.chunks as unknown[][])[0]![2] = 5; }), 2, 't'), /chain position 5, after this layer/);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { (files(d)[1]!.chunks as unknown[][])[0]![1] = 10 << 20; }), 2, 't'), /outside 1\.\./);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { files(d)[1]!.mode = 0o170777; }), 2, 't'), /mode or owner out of range/);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { files(d).push(files(d)[0]!); }), 2, 't'), /two chunk maps/);
+    assert.throws(() => decodeLayerIndex(Buffer.from('{"mediaType":"x"'), 2, 't'), /not JSON/);
+  });
+});
+
+describe('change test', () => {
+  const snapshotOf = (root: string) => {
+    const { entries } = walkUpperDir(root);
+    const rows = baselineRows(entries, indexRows(entries));
+    return { entries, rows, map: new Map<string, BaselineRow>(rows.map((r) => [r.path, r])) };
+  };
+  const paths = (d: ReturnType<typeof diffTrees>, entries: { path: string }[]) => d.included.map((i) => entries[i]!.path);
+
+  it('finds new, changed and deleted entries from metadata, with whiteouts only where OCI can say it', () => {
+    const root = scratch();
+    mkdirSync(join(root, 'keep/sub'), { recursive: true });
+    mkdirSync(join(root, 'gone/deep'), { recursive: true });
+    writeFileSync(join(root, 'keep/a'), 'a');
+    writeFileSync(join(root, 'keep/sub/b'), 'b');
+    writeFileSync(join(root, 'gone/deep/c'), 'c');
+    writeFileSync(join(root, 'becomes-dir'), 'file');
+    symlinkSync('a', join(root, 'keep/link'));
+    utimesSync(join(root, 'keep'), 1_000_000, 1_000_000);
+    const base = snapshotOf(root);
+    assert.deepEqual(diffTrees(base.entries, base.rows, base.map), { included: [], deleted: [], whiteouts: [] });
+
+    writeFileSync(join(root, 'keep/a'), 'A'); // same size: mtime and ctime tell
+    rmSync(join(root, 'gone'), { recursive: true });
+    rmSync(join(root, 'becomes-dir'));
+    mkdirSync(join(root, 'becomes-dir'));
+    writeFileSync(join(root, 'becomes-dir/x'), 'x');
+    rmSync(join(root, 'keep/link'));
+    symlinkSync('sub/b', join(root, 'keep/link'));
+    utimesSync(join(root, 'keep'), 1_000_000, 1_000_000); // same dir times: the symlink target must tell
+    renameSync(join(root, 'keep/sub/b'), join(root, 'keep/sub/b2'));
+    const now = snapshotOf(root);
+    const d = diffTrees(now.entries, now.rows, base.map);
+    assert.deepEqual(paths(d, now.entries).sort(), ['becomes-dir', 'becomes-dir/x', 'keep/a', 'keep/link', 'keep/sub', 'keep/sub/b2']);
+    assert.deepEqual(d.deleted, ['gone', 'gone/deep', 'gone/deep/c', 'keep/sub/b']);
+    // one whiteout for the deleted tree, one for the renamed file; none below 'gone'
+    assert.deepEqual(d.whiteouts.map((w) => w.path), ['.wh.gone', 'keep/sub/.wh.b']);
+    const merged = mergeWhiteouts(d.included.map((i) => now.entries[i]!), d.whiteouts).map((e) => e.path);
+    assert.deepEqual(merged, ['.wh.gone', 'becomes-dir', 'becomes-dir/x', 'keep/a', 'keep/link', 'keep/sub', 'keep/sub/.wh.b', 'keep/sub/b2']);
+  });
+
+  it('carries hard-link targets and the whole content of a directory that became opaque', () => {
+    const root = scratch();
+    mkdirSync(join(root, 'dir'));
+    writeFileSync(join(root, 'dir/old'), 'o');
+    writeFileSync(join(root, 'target'), 't');
+    const base = snapshotOf(root);
+    linkSync(join(root, 'target'), join(root, 'z-link'));
+    lsetxattr(join(root, 'dir'), 'trusted.overlay.opaque', Buffer.from('y'));
+    const now = snapshotOf(root);
+    const d = diffTrees(now.entries, now.rows, base.map, { ignoreCtime: true });
+    // dir/old did not change, but an opaque dir hides what lower layers hold: it comes along
+    assert.deepEqual(paths(d, now.entries), ['dir', 'dir/.wh..wh..opq', 'dir/old', 'target', 'z-link']);
+  });
+
+  it('ignores ctime only when asked, and never inode changes of files', () => {
+    const root = scratch();
+    writeFileSync(join(root, 'f'), 'content');
+    const base = snapshotOf(root);
+    linkSync(join(root, 'f'), join(root, 'extra')); // changes f's ctime
+    rmSync(join(root, 'extra'));
+    const now = snapshotOf(root);
+    assert.deepEqual(paths(diffTrees(now.entries, now.rows, base.map), now.entries), ['f']);
+    assert.deepEqual(paths(diffTrees(now.entries, now.rows, base.map, { ignoreCtime: true }), now.entries), []);
+    const copy = scratch();
+    writeFileSync(join(copy, 'f'), 'content');
+    lutimesNs(join(copy, 'f'), now.entries[0]!.mtimeNs, now.entries[0]!.mtimeNs); // same size and mtime, another inode
+    const other = snapshotOf(copy);
+    assert.deepEqual(paths(diffTrees(other.entries, other.rows, base.map, { ignoreCtime: true }), other.entries), ['f']);
+  });
+});
+
+describe('compaction policy', () => {
+  it('asks for a full snapshot past the chain length or the delta share', () => {
+    assert.equal(fullSnapshotReason({ length: 8, fullSize: 1000, deltaSize: 0 }, 10), null);
+    assert.match(fullSnapshotReason({ length: 9, fullSize: 1000, deltaSize: 0 }, 10) ?? '', /8 diff\(s\) \(limit 8\)/);
+    assert.match(fullSnapshotReason({ length: 2, fullSize: 1000, deltaSize: 0 }, 10, { maxDiffs: 1 }) ?? '', /limit 1/);
+    assert.equal(fullSnapshotReason({ length: 3, fullSize: 1000, deltaSize: 400 }, 100), null);
+    assert.match(fullSnapshotReason({ length: 3, fullSize: 1000, deltaSize: 400 }, 101) ?? '', /50 %/);
+    assert.match(fullSnapshotReason({ length: 1, fullSize: 1000, deltaSize: 0 }, 300, { maxDeltaShare: 0.25 }) ?? '', /30 % .*limit 25 %/);
+  });
+});
