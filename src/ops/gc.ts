@@ -70,11 +70,9 @@ export async function gc(ctx: OpsContext, opts: GcOptions = {}): Promise<GcRepor
   }
   // Uploads this host's journal still works on: their blobs and temporary objects stay.
   const temporaries = new Set<string>();
-  const knownUploadIds = new Set<string>();
   for (const row of pendingUploadsOf(ctx, store)) {
     if (row.blob_digest) blobs.add(row.blob_digest);
     temporaries.add(row.object_key);
-    if (row.upload_id) knownUploadIds.add(row.upload_id);
   }
   while (queue.length > 0) {
     const digest = queue.pop() as string;
@@ -129,17 +127,9 @@ export async function gc(ctx: OpsContext, opts: GcOptions = {}): Promise<GcRepor
       if (!temporaries.has(o.key)) await sweep(o, report.deleted.temporaries, false);
     }
   }
-  if (multipartCapable(store)) {
-    for await (const u of store.listMultipartUploads()) {
-      if (knownUploadIds.has(u.uploadId)) continue;
-      if (u.initiated && now - u.initiated.getTime() < graceMs) {
-        report.keptYoung++;
-        continue;
-      }
-      report.abortedUploads.push({ key: u.key, uploadId: u.uploadId, initiated: u.initiated?.toISOString() });
-      if (!dryRun) await store.abortMultipartUpload(u.key, u.uploadId);
-    }
-  }
+  const mpu = await abortUnknownMultipartUploads(ctx, { dryRun, graceMs, now: new Date(now) });
+  report.abortedUploads = mpu.aborted;
+  report.keptYoung += mpu.keptYoung;
   ctx.log.info(dryRun ? 'gc dry run' : 'gc done', {
     manifests: report.deleted.manifests.length,
     blobs: report.deleted.blobs.length,
@@ -148,6 +138,33 @@ export async function gc(ctx: OpsContext, opts: GcOptions = {}): Promise<GcRepor
     bytes: report.bytesFreed,
   });
   return report;
+}
+
+/**
+ * Aborts the multipart uploads under the store's prefix that no unfinished journal row knows
+ * and that started more than the grace period ago (the daemon runs this periodically).
+ * Does nothing on stores without multipart uploads.
+ */
+export async function abortUnknownMultipartUploads(
+  ctx: Pick<OpsContext, 'store' | 'state'>,
+  opts: { dryRun?: boolean; graceMs?: number; now?: Date } = {},
+): Promise<{ aborted: GcReport['abortedUploads']; keptYoung: number }> {
+  const out = { aborted: [] as GcReport['abortedUploads'], keptYoung: 0 };
+  const store = ctx.store;
+  if (!multipartCapable(store)) return out;
+  const graceMs = opts.graceMs ?? DEFAULT_GC_GRACE_MS;
+  const now = (opts.now ?? new Date()).getTime();
+  const known = new Set(pendingUploadsOf(ctx, store).map((r) => r.upload_id).filter((id): id is string => id !== null));
+  for await (const u of store.listMultipartUploads()) {
+    if (known.has(u.uploadId)) continue;
+    if (u.initiated && now - u.initiated.getTime() < graceMs) {
+      out.keptYoung++;
+      continue;
+    }
+    out.aborted.push({ key: u.key, uploadId: u.uploadId, initiated: u.initiated?.toISOString() });
+    if (!opts.dryRun) await store.abortMultipartUpload(u.key, u.uploadId);
+  }
+  return out;
 }
 
 async function readJson<T>(store: ObjectStore, key: string): Promise<T | null> {
@@ -166,7 +183,7 @@ interface JournalRow {
   upload_id: string | null;
 }
 
-function pendingUploadsOf(ctx: OpsContext, store: ObjectStore): JournalRow[] {
+function pendingUploadsOf(ctx: Pick<OpsContext, 'state'>, store: ObjectStore): JournalRow[] {
   return ctx.state
     .prepare(`SELECT blob_digest, object_key, upload_id FROM uploads WHERE store = ? AND status NOT IN ('done', 'failed')`)
     .all(store.description) as JournalRow[];

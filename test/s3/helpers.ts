@@ -94,7 +94,13 @@ export async function createTestBucket(env: S3TestEnv, label: string): Promise<T
 
 export async function tempStateDir(label: string): Promise<{ dir: string; state: StateDb; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `lk-${label}-`));
-  const state = openState(join(dir, 'state'));
+  let state: StateDb;
+  try {
+    state = openState(join(dir, 'state'));
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     dir,
     state,

@@ -4,6 +4,7 @@ import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import type { S3Store } from '../../src/store/s3.js';
 import type { S3Options } from '../../src/store/s3-options.js';
 import { startFaultProxy } from '../support/faultProxy.js';
 import {
@@ -27,6 +28,20 @@ const SIZE = 13 * MIB;
 async function roundTrip(prefix: string, opts: S3Options): Promise<{ digest: string; cleanup(): Promise<void> }> {
   const s = await tempStateDir(prefix);
   const store = await openTestStore(env, bucket.name, s.state, { prefix, partSize: 5 * MIB, ...opts });
+  const cleanup = async (): Promise<void> => {
+    for (const k of await bucket.keys(`${prefix}/`)) await store.delete(k.slice(prefix.length + 1));
+    await store.close();
+    await s.cleanup();
+  };
+  try {
+    return { digest: await writeAndReadBack(store, prefix), cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+async function writeAndReadBack(store: S3Store, prefix: string): Promise<string> {
   const digest = patternDigest(prefix, SIZE);
   const w = await store.createBlobWriter();
   for (const c of patternChunks(prefix, SIZE)) await w.write(c);
@@ -37,14 +52,7 @@ async function roundTrip(prefix: string, opts: S3Options): Promise<{ digest: str
   assert.ok(range.equals(patternRange(prefix, 5 * MIB - 3, 5 * MIB + 3)));
   assert.equal((await store.getSmall('refs/k'))?.body.toString(), '{"ref":1}');
   assert.equal((await store.head(`blobs/sha256/${digest}`))?.size, SIZE);
-  return {
-    digest,
-    cleanup: async () => {
-      for (const k of await bucket.keys(`${prefix}/`)) await store.delete(k.slice(prefix.length + 1));
-      await store.close();
-      await s.cleanup();
-    },
-  };
+  return digest;
 }
 
 describe('server-side encryption', () => {
