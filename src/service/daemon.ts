@@ -48,13 +48,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const events = createEventBus();
   const metricsRegistry = createMetrics();
   const withKeyLock = createKeyLock();
-  let captures: CaptureManager | undefined;
-  const metrics = daemonMetrics(metricsRegistry, { pendingUploads: () => pendingUploads(ctx).length, pendingCaptures: () => captures?.pending() ?? 0 });
-  events.subscribe((e) => {
-    if (e.type === 'restore.progress' && e.message === 'restore') metrics.bytesDown.inc({}, 0);
-  });
+  // (captures is declared below; the gauge reads it only when /metrics is scraped)
+  const metrics = daemonMetrics(metricsRegistry, { pendingUploads: () => pendingUploads(ctx).length, pendingCaptures: () => captures.pending() });
 
-  captures = createCaptureManager({
+  const captures: CaptureManager = createCaptureManager({
     dir: config['capture-dir'],
     log,
     snapshot: (rec, tree) => withKeyLock(rec.key, async () => {
@@ -102,7 +99,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       if (r.completed.length || r.failed.length) log.info('resumed pending uploads', { completed: r.completed.length, failed: r.failed.length, retryLater: r.retryLater.length });
     })
     .catch((e) => log.error('resuming pending uploads failed', { error: (e as Error).message }))
-    .then(() => captures!.resume())
+    .then(() => captures.resume())
     .then((n) => { if (n) log.info('resumed captures from the journal', { count: n }); })
     .catch((e) => log.error('resuming captures failed', { error: (e as Error).message }));
 
@@ -163,9 +160,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         log.info('shutting down: no new work; finishing in-flight work', { timeoutMs: shutdownMs });
         docker?.close();
         await authz?.close().catch(() => undefined);
-        const finished = await captures!.drain(shutdownMs);
-        if (!finished) log.warn('shutdown timeout: unfinished captures stay journaled and resume on the next start', { pending: captures!.pending() });
-        captures!.stop();
+        const finished = await captures.drain(shutdownMs);
+        if (!finished) log.warn('shutdown timeout: unfinished captures stay journaled and resume on the next start', { pending: captures.pending() });
+        captures.stop();
         await Promise.race([resumed, sleep(1000)]);
         await new Promise<void>((resolve) => {
           const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 2000);

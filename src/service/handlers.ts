@@ -139,7 +139,7 @@ export function createHandlers(deps: HandlerDeps): LayerKeepHandlers {
     Restore: (call) => {
       const req = call.request;
       if (deps.draining()) {
-        call.destroy(Object.assign(new Error('the layerkeep daemon is shutting down'), { code: grpc.status.UNAVAILABLE }));
+        call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'the layerkeep daemon is shutting down' });
         return;
       }
       const t0 = Date.now();
@@ -147,7 +147,7 @@ export function createHandlers(deps: HandlerDeps): LayerKeepHandlers {
       const progress = { update: (phase: string, done: number, total?: number) => call.write({ phase, done, total: total ?? 0 }) };
       const mode = req.mode === 'apply' ? 'apply' : req.mode === '' || req.mode === 'upper' ? 'upper' : null;
       if (!mode) {
-        call.destroy(Object.assign(new Error(`invalid restore mode ${JSON.stringify(req.mode)}: use upper or apply`), { code: grpc.status.INVALID_ARGUMENT }));
+        call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `invalid restore mode ${JSON.stringify(req.mode)}: use upper or apply` });
         return;
       }
       deps.withKeyLock(req.key || req.snapshot, () => restore({ ...ctx, progress }, {
@@ -161,8 +161,8 @@ export function createHandlers(deps: HandlerDeps): LayerKeepHandlers {
       }, (e) => {
         metrics.restores.inc({ result: 'failed' });
         events.emit({ type: 'restore.failed', key: req.key, message: (e as Error).message });
-        const s = status(e);
-        call.destroy(Object.assign(new Error(s.details), { code: s.code, details: s.details }));
+        // grpc-js ends a server stream with a status when the call emits 'error'
+        call.emit('error', status(e));
       });
     },
 
