@@ -19,7 +19,7 @@ import { blobKey } from '../store/layout.js';
 import { finalizeUpload, isFinishedRow, UploadFailedError } from './finalize.js';
 import { isOwnedElsewhere, release, removeOwnerFile, tryClaim } from './owner.js';
 import { clippedRange, MAX_PARTS, partRange } from './partLayout.js';
-import { md5Of, readRangeFrom } from './staging.js';
+import { PartReader } from './partReader.js';
 import type { MultipartTarget } from './target.js';
 
 export async function createMultipartWriter(t: MultipartTarget, db: StateDb): Promise<BlobWriter> {
@@ -44,7 +44,7 @@ class MultipartWriter implements BlobWriter {
   private uploadId: string | undefined;
   private known = new Map<number, PartRow>();
   private readonly prepared = deferred();
-  private readFh: FileHandle | undefined;
+  private reader: PartReader | undefined;
   private state: 'writing' | 'finishing' | 'closed' = 'writing';
 
   constructor(
@@ -106,7 +106,7 @@ class MultipartWriter implements BlobWriter {
           );
     } finally {
       this.state = 'closed';
-      await this.readFh?.close().catch(() => undefined);
+      await this.reader?.close().catch(() => undefined);
       release(this.stagingPath);
     }
   }
@@ -117,7 +117,7 @@ class MultipartWriter implements BlobWriter {
     this.failure ??= new Error('aborted');
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     await this.fh.close().catch(() => undefined);
-    await this.readFh?.close().catch(() => undefined);
+    await this.reader?.close().catch(() => undefined);
     if (this.uploadId) {
       await this.t.abortUpload(this.objectKey, this.uploadId).catch((err: Error) => {
         this.t.log.warn('could not abort multipart upload (gc removes it later)', { upload: this.rowId, error: err.message });
@@ -160,9 +160,8 @@ class MultipartWriter implements BlobWriter {
 
   private async sendPart(n: number): Promise<void> {
     const { start, end } = clippedRange(this.t.partSize, n, this.total ?? Number.MAX_SAFE_INTEGER);
-    this.readFh ??= await open(this.stagingPath, 'r');
-    const body = await readRangeFrom(this.readFh, this.stagingPath, start, end);
-    const md5 = md5Of(body);
+    this.reader ??= new PartReader(Math.min(2, this.t.concurrency));
+    const { body, md5 } = await this.reader.read(this.stagingPath, start, end);
     const md5Hex = md5.toString('hex');
     if (n === 1) {
       this.prepareUpload(md5Hex, body.length).then(this.prepared.resolve, this.prepared.reject);
