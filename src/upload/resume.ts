@@ -1,6 +1,7 @@
 // Finishing the uploads a previous process left behind (crash, kill -9, reboot). Every
 // command that writes and the daemon call this when they start.
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { StateDb } from '../state/db.js';
 import type { Logger } from '../ops/types.js';
 import { PreconditionFailedError, type ObjectStore } from '../store/types.js';
@@ -51,7 +52,40 @@ export async function resumePendingUploads(store: ObjectStore, state: StateDb, p
       release(row.staging_path);
     }
   }
+  await sweepStaging(t, state, log);
+  pruneJournal(state);
   return report;
+}
+
+/** Removes staging files no journal row knows (a writer killed between creating its file and its row). */
+async function sweepStaging(t: MultipartTarget, state: StateDb, log: Logger): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(t.stagingDir);
+  } catch {
+    return;
+  }
+  const known = new Set(state.prepare(`SELECT staging_path FROM uploads WHERE status NOT IN ('done', 'failed')`).pluck().all() as string[]);
+  for (const name of names) {
+    const m = /^([0-9a-f-]{36}\.blob)(\.owner)?$/.exec(name);
+    if (!m) continue;
+    const path = join(t.stagingDir, m[1]);
+    if (known.has(path) || !tryClaim(state, path)) continue;
+    // Re-check under the claim: a writer may have inserted its row since.
+    const row = state.prepare(`SELECT 1 FROM uploads WHERE staging_path = ? AND status NOT IN ('done', 'failed')`).get(path);
+    if (!row) {
+      await rm(path, { force: true });
+      log.info('removed a staging file no upload knows', { path });
+    }
+    release(path);
+    removeOwnerFile(path);
+  }
+}
+
+/** Finished uploads are kept a week for `status` and diagnosis, then dropped. */
+function pruneJournal(state: StateDb): void {
+  const before = new Date(Date.now() - 7 * 24 * 3_600_000).toISOString();
+  state.prepare(`DELETE FROM uploads WHERE status IN ('done', 'failed') AND updated < ?`).run(before);
 }
 
 async function resumeOne(t: MultipartTarget, state: StateDb, row: UploadRow, publish: Publish, log: Logger, report: ResumeReport): Promise<void> {

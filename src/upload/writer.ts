@@ -26,11 +26,21 @@ export async function createMultipartWriter(t: MultipartTarget, db: StateDb): Pr
   await mkdir(t.stagingDir, { recursive: true, mode: 0o700 });
   const id = randomUUID();
   const stagingPath = join(t.stagingDir, `${id}.blob`);
-  const fh = await open(stagingPath, 'wx', 0o600);
+  // Journal row and claim first, file second: a staging file without a row is debris that
+  // resume may delete (see sweepStaging).
   let rowId = 0;
-  tryClaim(db, stagingPath, () => {
+  const claimed = tryClaim(db, stagingPath, () => {
     rowId = insertUpload(db, { store: t.name, objectKey: `uploads/${id}`, partSize: t.partSize, stagingPath });
   });
+  if (!claimed) throw new Error(`staging file ${stagingPath} is already in use`);
+  let fh: FileHandle;
+  try {
+    fh = await open(stagingPath, 'wx', 0o600);
+  } catch (err) {
+    deleteUpload(db, rowId);
+    release(stagingPath);
+    throw err;
+  }
   return new MultipartWriter(t, db, rowId, stagingPath, `uploads/${id}`, fh);
 }
 

@@ -1,9 +1,10 @@
 // Multipart blob uploads against a real S3 server: bytes, verification, faults, resume paths.
 import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
-import { createHash, randomInt } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { status } from '../../src/ops/status.js';
 import type { S3Store } from '../../src/store/s3.js';
@@ -236,6 +237,64 @@ describe('multipart blob upload', () => {
       assert.deepEqual(await bucket.keys(`lost/blobs/`), []);
     } finally {
       await proxy.close();
+      await s.cleanup();
+    }
+  });
+
+  test('a writer killed while still writing leaves its upload to a re-run of the same bytes, which sends only the rest', async () => {
+    const s = await tempStateDir('adopt');
+    const proxy = await startFaultProxy({ target: env.endpoint });
+    const size = 31 * MIB;
+    const digest = patternDigest('adopt', size);
+    const common = { stateDir: s.dir, bucket: bucket.name, prefix: 'adopt', endpoint: proxy.url, seed: 'adopt', size, partSize: 5 * MIB, concurrency: 2 };
+    try {
+      const first = await runChild({ ...common, slowWriteMs: 40, killWhileWritingAfterParts: 3 });
+      assert.equal(first.signal, 'SIGKILL');
+      const [row] = s.state.prepare('SELECT * FROM uploads').all() as UploadRow[];
+      assert.equal(row.status, 'packing');
+      const journaled = partsOf(s.state, row.id).size;
+      assert.ok(journaled >= 3);
+      const sentBefore = proxy.stat('UploadPart').bytesIn;
+      const second = await runChild(common);
+      assert.equal(second.code, 0, second.stderr);
+      const adopted = second.events.find((e) => e.msg === 'continuing an interrupted upload of the same bytes');
+      assert.ok(adopted, JSON.stringify(second.events));
+      assert.ok((adopted.partsKnown as number) >= journaled);
+      // The re-run sent the parts the journal did not have, and nothing it had.
+      const sentAgain = proxy.stat('UploadPart').bytesIn - sentBefore;
+      assert.ok(sentAgain <= size - journaled * 5 * MIB, `re-run sent ${sentAgain} bytes; ${journaled} of 7 parts were journaled`);
+      const rows = s.state.prepare('SELECT id, status, upload_id FROM uploads').all() as { id: number; status: string; upload_id: string }[];
+      assert.deepEqual(rows.map((r) => r.status), ['done']);
+      assert.equal(rows[0].upload_id, row.upload_id, 'the re-run completed the first multipart upload');
+      const store = await openTestStore(env, bucket.name, s.state, { prefix: 'adopt' });
+      try {
+        assert.deepEqual(await sha256OfStream(await store.read(`blobs/sha256/${digest}`)), { hex: digest, size });
+        await store.delete(`blobs/sha256/${digest}`);
+      } finally {
+        await store.close();
+      }
+      assert.deepEqual(await readdir(join(s.dir, 'state', 'staging')), []);
+    } finally {
+      await proxy.close();
+      await s.cleanup();
+    }
+  });
+
+  test('resume removes staging files that no upload knows', async () => {
+    const s = await tempStateDir('sweep');
+    const store = await openTestStore(env, bucket.name, s.state, { prefix: 'sweep' });
+    try {
+      const dir = store.multipart.stagingDir;
+      await mkdir(dir, { recursive: true });
+      const stray = join(dir, `${randomUUID()}.blob`);
+      await writeFile(stray, 'left by a writer killed before its journal row existed');
+      const other = join(dir, 'not-ours.txt');
+      await writeFile(other, 'x');
+      await resumePendingUploads(store, s.state, async () => undefined, memoryLog());
+      assert.equal(existsSync(stray), false);
+      assert.equal(existsSync(other), true);
+    } finally {
+      await store.close();
       await s.cleanup();
     }
   });

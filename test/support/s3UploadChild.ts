@@ -21,6 +21,10 @@ export interface ChildArgs {
   note?: string;
   /** Die (SIGKILL) once this many parts of the newest upload are journaled after finish(). */
   killAfterParts?: number;
+  /** Die (SIGKILL) once this many parts are journaled while the blob is still being written. */
+  killWhileWritingAfterParts?: number;
+  /** Pause between 1 MiB writes (keeps the writer in its writing phase longer). */
+  slowWriteMs?: number;
   /** Only resume; do not start a new upload. */
   resumeOnly?: boolean;
   requestTimeoutMs?: number;
@@ -71,8 +75,17 @@ async function main(): Promise<void> {
         if (n >= (args.killAfterParts as number)) process.kill(process.pid, 'SIGKILL');
       }, 2).unref();
     }
+    if (args.killWhileWritingAfterParts !== undefined) {
+      setInterval(() => {
+        const n = state.prepare(`SELECT count(*) FROM parts p JOIN uploads u ON u.id = p.upload_id WHERE u.status = 'packing'`).pluck().get() as number;
+        if (n >= (args.killWhileWritingAfterParts as number)) process.kill(process.pid, 'SIGKILL');
+      }, 2).unref();
+    }
     const w = await store.createBlobWriter();
-    for (const c of chunks(args.seed, args.size)) await w.write(c);
+    for (const c of chunks(args.seed, args.size)) {
+      await w.write(c);
+      if (args.slowWriteMs) await new Promise((r) => setTimeout(r, args.slowWriteMs));
+    }
     emit({ written: args.size });
     await w.finish(hex, args.size, args.note);
     emit({ finished: hex, by: 'writer' });
