@@ -6,7 +6,7 @@ import type { StateDb } from '../state/db.js';
 import type { Logger } from '../ops/types.js';
 import { PreconditionFailedError, type ObjectStore } from '../store/types.js';
 import { finalizeUpload, isFinishedRow, UploadFailedError } from './finalize.js';
-import { setStatus, unfinishedUploads, type UploadRow } from './journal.js';
+import { getUpload, setStatus, unfinishedUploads, type UploadRow } from './journal.js';
 import { release, removeOwnerFile, tryClaim } from './owner.js';
 import { multipartTargetOf, type MultipartTarget } from './target.js';
 
@@ -27,9 +27,15 @@ export async function resumePendingUploads(store: ObjectStore, state: StateDb, p
   const report: ResumeReport = { completed: [], failed: [], retryLater: [], skipped: 0 };
   const t = multipartTargetOf(store);
   if (!t) return report;
-  for (const row of unfinishedUploads(state, t.name)) {
-    if (!tryClaim(state, row.staging_path)) {
+  for (const listed of unfinishedUploads(state, t.name)) {
+    if (!tryClaim(state, listed.staging_path)) {
       report.skipped++;
+      continue;
+    }
+    // Read the row again under the claim: a writer may have adopted it, or another process finished it.
+    const row = getUpload(state, listed.id);
+    if (!row || row.status === 'done' || row.status === 'failed' || row.staging_path !== listed.staging_path) {
+      release(listed.staging_path);
       continue;
     }
     try {
