@@ -4,7 +4,7 @@
 // chunk references and the chain's shape must all agree.
 import type { ObjectStore } from '../store/types.js';
 import { readWholeBlob } from './blobs.js';
-import { type ChainManifest, decodeLayerIndex, type LayerIndex, STREAM_CHUNKS } from './format.js';
+import { type ChainManifest, type ChunkRef, decodeLayerIndex, type LayerIndex, STREAM_CHUNKS } from './format.js';
 
 /** Largest layer index accepted (uncompressed). */
 const MAX_INDEX_BYTES = 512 << 20;
@@ -34,11 +34,14 @@ export async function loadChain(store: ObjectStore, digest: string, manifest: Ch
   }
   manifests.push(manifest);
   const layers: ChainLayer[] = [];
+  const maps: Map<string, ChunkRef[]>[] = [];
+  const lookup = (layer: number, path: string) => maps[layer]?.get(path);
   for (const [i, m] of manifests.entries()) {
     const what = `of snapshot ${digests[i]}`;
     const index = m.index
-      ? decodeLayerIndex(await readWholeBlob(store, m.index, MAX_INDEX_BYTES, `layer index ${what}`), i, what)
+      ? decodeLayerIndex(await readWholeBlob(store, m.index, MAX_INDEX_BYTES, `layer index ${what}`), i, what, lookup)
       : { layer: i, deleted: [], deleteOnly: [], files: [] };
+    maps.push(new Map(index.files.map((f) => [f.path, f.chunks])));
     layers.push({ digest: digests[i]!, manifest: m, index });
   }
   checkChunkRefs(layers);

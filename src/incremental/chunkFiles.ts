@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { WalkedEntry } from '../snapshot/walk.js';
 import { type Chunk, createChunker } from './chunker.js';
-import { type ChunkRef, type FileMap, STREAM_CHUNKS } from './format.js';
+import { type ChunkRef, type ChunkRun, type FileMap, STREAM_CHUNKS } from './format.js';
 
 const READ_BLOCK = 1 << 20;
 /** A changed file is stored as chunk references when at least this share of its bytes is already stored. */
@@ -60,35 +60,63 @@ export interface ChunkRefPlan {
 
 const hex = (b: Buffer): string => b.toString('hex');
 
+/** A chunk map of the baseline tree, as the chain stores it. */
+export interface BaseMap {
+  layer: number;
+  path: string;
+  chunks: ChunkRef[];
+}
+
 /**
- * Chooses chunk references for the files whose chunks are mostly stored already; `known` maps
- * a chunk hash (hex) to where the chain stores it. Chunks new to the chain are packed once
- * each, even when several files (or one file twice) contain them.
+ * Chooses chunk references for the files whose chunks are mostly stored already (in any
+ * baseline map: an edited file, a renamed or copied one). Reused chunks are taken as runs
+ * of a baseline map, so the index can name them compactly; chunks new to the chain are
+ * packed once each, even when several files (or one file twice) contain them.
  */
-export function planChunkRefs(candidates: { entry: WalkedEntry; chunks: Chunk[] }[], known: Map<string, ChunkRef>, layer: number): ChunkRefPlan {
+export function planChunkRefs(candidates: { entry: WalkedEntry; chunks: Chunk[] }[], baseMaps: BaseMap[], layer: number): ChunkRefPlan {
   const plan: ChunkRefPlan = { files: [], newChunks: [], packBytes: 0 };
+  const where = new Map<string, { map: BaseMap; idx: number }>();
+  for (const map of baseMaps) map.chunks.forEach((c, idx) => { const h = hex(c.hash); if (!where.has(h)) where.set(h, { map, idx }); });
   const packed = new Map<string, ChunkRef>();
   for (const { entry, chunks } of candidates) {
-    const reused = chunks.reduce((a, c) => a + (known.has(hex(c.hash)) ? c.length : 0), 0);
+    const reused = chunks.reduce((a, c) => a + (where.has(hex(c.hash)) ? c.length : 0), 0);
     if (reused < entry.size * MIN_REUSE_SHARE) continue;
     const refs: ChunkRef[] = [];
+    const runs: ChunkRun[] = [];
+    const own = baseMaps.find((m) => m.path === entry.path);
+    let next: { map: BaseMap; idx: number } | undefined = own ? { map: own, idx: 0 } : undefined;
     let fileOffset = 0;
-    for (const c of chunks) {
+    for (let i = 0; i < chunks.length; ) {
+      const c = chunks[i]!;
+      // Continue where the last run stopped, else wherever the chain has this chunk.
+      const at = next && next.map.chunks[next.idx]?.hash.equals(c.hash) ? next : where.get(hex(c.hash));
+      if (at) {
+        let k = 1;
+        while (i + k < chunks.length && at.idx + k < at.map.chunks.length && at.map.chunks[at.idx + k]!.hash.equals(chunks[i + k]!.hash)) k++;
+        for (let j = 0; j < k; j++) { runs.push(refs.length); refs.push(at.map.chunks[at.idx + j]!); fileOffset += chunks[i + j]!.length; }
+        if (k > 1) runs.splice(runs.length - k, k, { layer: at.map.layer, path: at.map.path, start: at.idx, count: k });
+        next = { map: at.map, idx: at.idx + k };
+        i += k;
+        continue;
+      }
       const h = hex(c.hash);
-      let ref = known.get(h) ?? packed.get(h);
+      let ref = packed.get(h);
       if (!ref) {
         ref = { hash: c.hash, length: c.length, layer, stream: STREAM_CHUNKS, offset: plan.packBytes };
         packed.set(h, ref);
         plan.newChunks.push({ entry, fileOffset, length: c.length, hash: c.hash });
         plan.packBytes += c.length;
       }
-      refs.push({ ...ref, hash: c.hash, length: c.length });
+      runs.push(refs.length);
+      refs.push(ref);
       fileOffset += c.length;
+      if (next) next = { map: next.map, idx: next.idx + 1 }; // an edit in place: stay aligned
+      i++;
     }
     plan.files.push({
       entry,
       map: {
-        path: entry.path, size: entry.size, inTar: false, chunks: refs,
+        path: entry.path, size: entry.size, layer, inTar: false, chunks: refs, runs,
         meta: { mode: entry.mode, uid: entry.uid, gid: entry.gid, mtimeNs: entry.mtimeNs, xattrs: entry.xattrs },
       },
     });

@@ -78,12 +78,22 @@ export interface FileMeta {
 export interface FileMap {
   path: string;
   size: number;
+  /** Chain position of the layer index that holds this map. */
+  layer: number;
   /** true: the layer's tar holds the file whole; false: it is stored as chunk references only. */
   inTar: boolean;
   /** For chunk-referenced files: the metadata a tar entry would have carried. */
   meta?: FileMeta;
   chunks: ChunkRef[];
+  /**
+   * How to write `chunks` compactly (encoder only): a number is one chunk written out, a copy
+   * names `count` chunks of an earlier layer's map from `start`, so an edit inside a huge file
+   * costs a few runs instead of its whole chunk list.
+   */
+  runs?: ChunkRun[];
 }
+
+export type ChunkRun = number | { layer: number; path: string; start: number; count: number };
 
 export interface LayerIndex {
   layer: number;
@@ -96,6 +106,12 @@ export interface LayerIndex {
 
 // ---- encoding ---------------------------------------------------------------------------
 
+/** First element of a run that copies chunks from an earlier layer's map. */
+const COPY = '=';
+
+/** Finds the chunk map of `path` in the index of chain position `layer` (an earlier one). */
+export type MapLookup = (layer: number, path: string) => ChunkRef[] | undefined;
+
 export function encodeLayerIndex(ix: LayerIndex): Buffer {
   const files = ix.files.map((f) => {
     if (f.inTar) {
@@ -103,10 +119,13 @@ export function encodeLayerIndex(ix: LayerIndex): Buffer {
       return { path: f.path, size: f.size, tar: base, chunks: f.chunks.map((c) => [c.hash.toString('base64url'), c.length]) };
     }
     const m = f.meta!;
+    const one = (c: ChunkRef) => [c.hash.toString('base64url'), c.length, c.layer, c.stream, c.offset];
     return {
       path: f.path, size: f.size, mode: m.mode, uid: m.uid, gid: m.gid, mtimeNs: m.mtimeNs.toString(),
       xattrs: Object.fromEntries([...m.xattrs.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v.toString('base64')])),
-      chunks: f.chunks.map((c) => [c.hash.toString('base64url'), c.length, c.layer, c.stream, c.offset]),
+      chunks: f.runs
+        ? f.runs.map((r) => (typeof r === 'number' ? one(f.chunks[r]!) : [COPY, r.layer, r.path, r.start, r.count]))
+        : f.chunks.map(one),
     };
   });
   return Buffer.from(JSON.stringify({ mediaType: INDEX_JSON_TYPE, layer: ix.layer, deleted: ix.deleted, deleteOnly: ix.deleteOnly, files }));
@@ -117,7 +136,7 @@ class IndexFormatError extends Error {
 }
 
 /** Parses and checks a layer index read from the store; `layer` is the position it must describe. */
-export function decodeLayerIndex(body: Buffer, layer: number, what: string): LayerIndex {
+export function decodeLayerIndex(body: Buffer, layer: number, what: string, lookup: MapLookup = () => undefined): LayerIndex {
   const bad = (msg: string): never => { throw new IndexFormatError(`layer index ${what} is invalid: ${msg}`); };
   let doc: Record<string, unknown>;
   try {
@@ -148,26 +167,42 @@ export function decodeLayerIndex(body: Buffer, layer: number, what: string): Lay
     const inTar = f.tar !== undefined;
     let tarOffset = inTar ? count(f.tar, `${path}: tar offset`, bad) : 0;
     let total = 0;
-    const chunks = (f.chunks as unknown[][]).map((c, i): ChunkRef => {
+    const chunks: ChunkRef[] = [];
+    const add = (ref: ChunkRef, where: string) => {
+      if (ref.length === 0 || ref.length > CHUNK_MAX) bad(`${where} length ${ref.length} is outside 1..${CHUNK_MAX}`);
+      total += ref.length;
+      chunks.push(ref);
+    };
+    (f.chunks as unknown[][]).forEach((c, i) => {
       const where = `${path}: chunk ${i}`;
+      if (!inTar && Array.isArray(c) && c[0] === COPY) {
+        if (c.length !== 5 || typeof c[2] !== 'string') bad(`${where} is a malformed run`);
+        const from = count(c[1], `${where} layer`, bad);
+        const start = count(c[3], `${where} start`, bad);
+        const n = count(c[4], `${where} count`, bad);
+        if (from >= layer) bad(`${where} copies from chain position ${from}, not an earlier one`);
+        const src = lookup(from, c[2] as string);
+        if (!src) bad(`${where} copies the chunk map of ${JSON.stringify(c[2])} at chain position ${from}, which that layer does not have`);
+        if (n === 0 || start + n > src!.length) bad(`${where} copies chunks ${start}+${n} of a ${src!.length}-chunk map`);
+        for (const ref of src!.slice(start, start + n)) add(ref, where);
+        return;
+      }
       if (!Array.isArray(c) || c.length !== (inTar ? 2 : 5) || typeof c[0] !== 'string') return bad(`${where} is malformed`);
       const hash = Buffer.from(c[0], 'base64url');
       if (hash.length !== 32) bad(`${where} has no sha256`);
       const length = count(c[1], `${where} length`, bad);
-      if (length === 0 || length > CHUNK_MAX) bad(`${where} length ${length} is outside 1..${CHUNK_MAX}`);
-      total += length;
       if (inTar) {
-        const ref: ChunkRef = { hash, length, layer, stream: STREAM_TAR, offset: tarOffset };
+        add({ hash, length, layer, stream: STREAM_TAR, offset: tarOffset }, where);
         tarOffset += length;
-        return ref;
+        return;
       }
       const from = count(c[2], `${where} layer`, bad);
       if (from > layer) bad(`${where} points at chain position ${from}, after this layer`);
       if (c[3] !== STREAM_TAR && c[3] !== STREAM_CHUNKS) bad(`${where} names no stream`);
-      return { hash, length, layer: from, stream: c[3] as StreamKind, offset: count(c[4], `${where} offset`, bad) };
+      add({ hash, length, layer: from, stream: c[3] as StreamKind, offset: count(c[4], `${where} offset`, bad) }, where);
     });
     if (total !== size) bad(`${path}: chunks add up to ${total} bytes, the file has ${size}`);
-    if (inTar) return { path, size, inTar, chunks };
+    if (inTar) return { path, size, layer, inTar, chunks };
     const mode = count(f.mode, `${path}: mode`, bad);
     const uid = count(f.uid, `${path}: uid`, bad);
     const gid = count(f.gid, `${path}: gid`, bad);
@@ -179,7 +214,7 @@ export function decodeLayerIndex(body: Buffer, layer: number, what: string): Lay
       if (k.length === 0 || k.includes('\0') || typeof v !== 'string') bad(`${path}: xattr ${JSON.stringify(k)} is malformed`);
       xattrs.set(k, Buffer.from(v as string, 'base64'));
     }
-    return { path, size, inTar, chunks, meta: { mode, uid, gid, mtimeNs: BigInt(f.mtimeNs as string), xattrs } };
+    return { path, size, layer, inTar, chunks, meta: { mode, uid, gid, mtimeNs: BigInt(f.mtimeNs as string), xattrs } };
   });
   return { layer, deleted, deleteOnly, files };
 }
@@ -200,12 +235,17 @@ function count(v: unknown, what: string, bad: (m: string) => never): number {
 
 // ---- compact binary form for the local state DB ---------------------------------------
 
+const MAP_MAGIC = 0x4d434b4c; // "LKCM"
+const MAP_HEADER = 8; // magic u32 | layer of the index holding the map u16 | reserved u16
 const REF_BYTES = 48; // sha256 32 | length u32 | layer u16 | stream u8 | pad u8 | offset u48 | pad u16
 
-export function packChunkRefs(chunks: ChunkRef[]): Buffer {
-  const b = Buffer.alloc(chunks.length * REF_BYTES);
-  chunks.forEach((c, i) => {
-    const o = i * REF_BYTES;
+/** A file map's layer and chunk references, packed for the chunk_maps table. */
+export function packFileMap(map: Pick<FileMap, 'layer' | 'chunks'>): Buffer {
+  const b = Buffer.alloc(MAP_HEADER + map.chunks.length * REF_BYTES);
+  b.writeUInt32LE(MAP_MAGIC, 0);
+  b.writeUInt16LE(map.layer, 4);
+  map.chunks.forEach((c, i) => {
+    const o = MAP_HEADER + i * REF_BYTES;
     c.hash.copy(b, o);
     b.writeUInt32LE(c.length, o + 32);
     b.writeUInt16LE(c.layer, o + 36);
@@ -215,11 +255,13 @@ export function packChunkRefs(chunks: ChunkRef[]): Buffer {
   return b;
 }
 
-export function unpackChunkRefs(b: Buffer): ChunkRef[] {
-  if (b.length % REF_BYTES !== 0) throw new Error(`chunk map of ${b.length} bytes is not a whole number of entries`);
-  const out: ChunkRef[] = [];
-  for (let o = 0; o < b.length; o += REF_BYTES) {
-    out.push({
+export function unpackFileMap(b: Buffer): Pick<FileMap, 'layer' | 'chunks'> {
+  if (b.length < MAP_HEADER || b.readUInt32LE(0) !== MAP_MAGIC || (b.length - MAP_HEADER) % REF_BYTES !== 0) {
+    throw new Error(`stored chunk map of ${b.length} bytes is not in the expected format`);
+  }
+  const chunks: ChunkRef[] = [];
+  for (let o = MAP_HEADER; o < b.length; o += REF_BYTES) {
+    chunks.push({
       hash: Buffer.from(b.subarray(o, o + 32)),
       length: b.readUInt32LE(o + 32),
       layer: b.readUInt16LE(o + 36),
@@ -227,5 +269,5 @@ export function unpackChunkRefs(b: Buffer): ChunkRef[] {
       offset: b.readUIntLE(o + 40, 6),
     });
   }
-  return out;
+  return { layer: b.readUInt16LE(4), chunks };
 }

@@ -42,7 +42,7 @@ export function createTarTap(chosen: Map<number, { path: string; size: number }>
     if ((type !== '0' && type !== '\0') || size !== want.size) {
       throw new Error(`tar tap: entry ${entry} (${want.path}) is a ${JSON.stringify(type)} entry of ${size} bytes, expected a ${want.size}-byte file`);
     }
-    const map: FileMap = { path: want.path, size, inTar: true, chunks: [] };
+    const map: FileMap = { path: want.path, size, layer, inTar: true, chunks: [] };
     let at = offset; // content starts right after this header
     const chunker = createChunker((c) => {
       map.chunks.push({ hash: c.hash, length: c.length, layer, stream: STREAM_TAR, offset: at });

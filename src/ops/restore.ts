@@ -21,7 +21,7 @@ import { clearBaseline, recordSnapshot, saveBaseline, setKeyCurrent } from '../s
 import { blobStream } from '../incremental/blobs.js';
 import { type ChainLayer, loadChain } from '../incremental/chain.js';
 import { baselineRows } from '../incremental/diff.js';
-import { type BlobRef, packChunkRefs } from '../incremental/format.js';
+import { type BlobRef, packFileMap } from '../incremental/format.js';
 import { materializeChain, type MaterializeResult } from '../incremental/materialize.js';
 import { readManifest, resolveSnapshot } from './manifests.js';
 import { readRef } from './publish.js';
@@ -53,7 +53,7 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
       .run(treeFingerprint(rows, [`allowDevices=${!!req.allowDevices}`]), digest);
     if (entries.length === manifest.files) {
       saveBaseline(ctx.state, key, digest, baselineRows(entries, rows),
-        result.chunkMaps.map((f) => ({ path: f.path, size: f.size, chunks: packChunkRefs(f.chunks) })));
+        result.chunkMaps.map((f) => ({ path: f.path, size: f.size, chunks: packFileMap(f) })));
     } else {
       ctx.log.warn(`restored tree has ${entries.length} entries, snapshot ${digest} lists ${manifest.files}: the next snapshot of ${key} will be full`);
       clearBaseline(ctx.state, key);

@@ -17,11 +17,11 @@ import {
 import type { WrittenBlob } from '../incremental/blobs.js';
 import { writeBlob } from '../incremental/blobs.js';
 import { CHUNK_FILE_MIN, type Chunk } from '../incremental/chunker.js';
-import { chunkFile, planChunkRefs, type ChunkRefPlan, writeChunkPack } from '../incremental/chunkFiles.js';
+import { type BaseMap, chunkFile, planChunkRefs, type ChunkRefPlan, writeChunkPack } from '../incremental/chunkFiles.js';
 import { baselineRows, type BaselineRow, diffTrees, mergeWhiteouts, type TreeDiff } from '../incremental/diff.js';
 import {
-  type BlobRef, type ChainInfo, type ChainManifest, type ChunkRef, CHUNKS_MEDIA_TYPE, encodeLayerIndex, type FileMap, INDEX_MEDIA_TYPE,
-  type LayerIndex, packChunkRefs, unpackChunkRefs,
+  type BlobRef, type ChainInfo, type ChainManifest, CHUNKS_MEDIA_TYPE, encodeLayerIndex, type FileMap, INDEX_MEDIA_TYPE,
+  type LayerIndex, packFileMap, unpackFileMap,
 } from '../incremental/format.js';
 import { writeLayerBlob } from '../incremental/layerWrite.js';
 import { type ChainState, checkLimits, type CompactionLimits, fullSnapshotReason } from '../incremental/policy.js';
@@ -131,19 +131,16 @@ async function planDiff(
 
   // Large files that changed: which of their chunks does the chain already store?
   const layer = baseChain.length;
-  const known = new Map<string, ChunkRef>();
-  for (const row of loadChunkMaps(ctx.state, key)) {
-    for (const c of unpackChunkRefs(row.chunks)) known.set(c.hash.toString('hex'), c);
-  }
+  const baseMaps: BaseMap[] = loadChunkMaps(ctx.state, key).map((r) => ({ path: r.path, ...unpackFileMap(r.chunks) }));
   const linkTargets = new Set(w.entries.filter((e) => e.type === 'hardlink').map((e) => e.linkname));
   const candidates: { entry: WalkedEntry; chunks: Chunk[] }[] = [];
-  if (known.size > 0) {
+  if (baseMaps.length > 0) {
     for (const i of diff.included) {
       const e = w.entries[i]!;
       if (e.type === 'file' && e.size >= CHUNK_FILE_MIN && !linkTargets.has(e.path)) candidates.push({ entry: e, chunks: await chunkFile(e) });
     }
   }
-  const chunked = planChunkRefs(candidates, known, layer);
+  const chunked = planChunkRefs(candidates, baseMaps, layer);
   const byRef = new Set(chunked.files.map((f) => f.entry));
   let estimate = chunked.packBytes + diff.whiteouts.length * ENTRY_OVERHEAD;
   for (const i of diff.included) {
@@ -268,7 +265,7 @@ function baseManifest(
 const json = (m: ChainManifest): string => canonicalJson(m).toString('utf8');
 
 function chunkMapRow(f: FileMap): ChunkMapRow {
-  return { path: f.path, size: f.size, chunks: packChunkRefs(f.chunks) };
+  return { path: f.path, size: f.size, chunks: packFileMap(f) };
 }
 
 function result(key: string, digest: string, m: ChainManifest, w: Walked, warnings: string[], fullReason: string | null): SnapshotResult {

@@ -12,7 +12,7 @@ import { packLayer } from '../../src/snapshot/pack.js';
 import { walkUpperDir } from '../../src/snapshot/walk.js';
 import { CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, chunkBuffer, createChunker } from '../../src/incremental/chunker.js';
 import { baselineRows, type BaselineRow, diffTrees, mergeWhiteouts } from '../../src/incremental/diff.js';
-import { decodeLayerIndex, encodeLayerIndex, type LayerIndex, packChunkRefs, STREAM_CHUNKS, STREAM_TAR, unpackChunkRefs } from '../../src/incremental/format.js';
+import { type ChunkRef, decodeLayerIndex, encodeLayerIndex, type LayerIndex, packFileMap, STREAM_CHUNKS, STREAM_TAR, unpackFileMap } from '../../src/incremental/format.js';
 import { fullSnapshotReason } from '../../src/incremental/policy.js';
 import { createTarTap } from '../../src/incremental/tarTap.js';
 import { tempDir } from '../support/tree.js';
@@ -108,9 +108,9 @@ describe('layer index format', () => {
     deleted: ['a/b', 'c'],
     deleteOnly: ['a/.wh.b'],
     files: [
-      { path: 'big', size: 70_000, inTar: true, chunks: [{ hash: h(), length: 30_000, layer: 2, stream: STREAM_TAR, offset: 1536 }, { hash: h(), length: 40_000, layer: 2, stream: STREAM_TAR, offset: 31_536 }] },
+      { path: 'big', size: 70_000, layer: 2, inTar: true, chunks: [{ hash: h(), length: 30_000, layer: 2, stream: STREAM_TAR, offset: 1536 }, { hash: h(), length: 40_000, layer: 2, stream: STREAM_TAR, offset: 31_536 }] },
       {
-        path: 'db', size: 50_000, inTar: false, meta: { mode: 0o4755, uid: 7, gid: 8, mtimeNs: 1234567890123456789n, xattrs: new Map([['user.x', Buffer.from([0, 255, 10])]]) },
+        path: 'db', size: 50_000, layer: 2, inTar: false, meta: { mode: 0o4755, uid: 7, gid: 8, mtimeNs: 1234567890123456789n, xattrs: new Map([['user.x', Buffer.from([0, 255, 10])]]) },
         chunks: [{ hash: h(), length: 20_000, layer: 0, stream: STREAM_TAR, offset: 99 }, { hash: h(), length: 30_000, layer: 2, stream: STREAM_CHUNKS, offset: 0 }],
       },
     ],
@@ -119,8 +119,30 @@ describe('layer index format', () => {
   it('round-trips, and packs chunk maps for the state DB', () => {
     const back = decodeLayerIndex(encodeLayerIndex(ix), 2, 'test');
     assert.deepEqual(back, ix);
-    const refs = ix.files[1]!.chunks;
-    assert.deepEqual(unpackChunkRefs(packChunkRefs(refs)), refs);
+    assert.deepEqual(unpackFileMap(packFileMap(ix.files[1]!)), { layer: 2, chunks: ix.files[1]!.chunks });
+  });
+
+  it('writes reused stretches of a chunk map as runs of an earlier layer\'s map', () => {
+    const earlier: ChunkRef[] = Array.from({ length: 1000 }, (_, i) => ({ hash: h(), length: 100, layer: 0, stream: STREAM_TAR, offset: 512 + i * 100 }));
+    const fresh: ChunkRef = { hash: h(), length: 100, layer: 3, stream: STREAM_CHUNKS, offset: 0 };
+    const chunks = [...earlier.slice(0, 500), fresh, ...earlier.slice(501)];
+    const edited: LayerIndex = {
+      layer: 3, deleted: [], deleteOnly: [],
+      files: [{
+        path: 'db', size: 100_000, layer: 3, inTar: false, chunks,
+        runs: [{ layer: 1, path: 'db', start: 0, count: 500 }, 500, { layer: 1, path: 'db', start: 501, count: 499 }],
+        meta: { mode: 0o644, uid: 0, gid: 0, mtimeNs: 1n, xattrs: new Map() },
+      }],
+    };
+    const body = encodeLayerIndex(edited);
+    assert.ok(body.length < 1000, `a 1000-chunk map with one new chunk encodes in ${body.length} bytes`);
+    const lookup = (layer: number, path: string) => (layer === 1 && path === 'db' ? earlier : undefined);
+    const back = decodeLayerIndex(body, 3, 'test', lookup);
+    assert.deepEqual(back.files[0]!.chunks, chunks);
+    assert.throws(() => decodeLayerIndex(body, 3, 'test'), /copies the chunk map of "db" at chain position 1, which that layer does not have/);
+    assert.throws(() => decodeLayerIndex(body, 3, 'test', () => earlier.slice(0, 600)), /copies chunks 501\+499 of a 600-chunk map/);
+    const forward = encodeLayerIndex({ ...edited, files: [{ ...edited.files[0]!, runs: [{ layer: 3, path: 'db', start: 0, count: 1000 }] }] });
+    assert.throws(() => decodeLayerIndex(forward, 3, 'test', lookup), /not an earlier one/);
   });
 
   it('refuses hostile or inconsistent indexes, naming the problem', () => {
