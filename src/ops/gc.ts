@@ -1,5 +1,6 @@
 // gc: mark and sweep. Everything a ref reaches stays: each ref's history -> manifests ->
-// their blobs, and each manifest's `base` chain. Unreached manifests and blobs older than the
+// their blobs (layer, and an incremental snapshot's index and chunk pack), and each
+// manifest's `base` chain. Unreached manifests and blobs older than the
 // grace period are deleted, as are stray temporary objects and (on S3) multipart uploads that
 // no journal row knows. The grace period protects snapshots still being written, here or on
 // another host. Works on any ObjectStore; multipart clean-up only where the store offers it.
@@ -85,7 +86,7 @@ export async function gc(ctx: OpsContext, opts: GcOptions = {}): Promise<GcRepor
       continue;
     }
     if (!m.blob?.digest) throw new Error(`gc stopped before deleting anything: manifest sha256:${hex} names no blob`);
-    blobs.add(digestHex(m.blob.digest));
+    for (const b of blobsNamedBy(m)) blobs.add(b);
     for (const b of m.base ?? []) queue.push(b);
   }
   report.reachable = { manifests: manifests.size, blobs: blobs.size };
@@ -163,6 +164,20 @@ export async function abortUnknownMultipartUploads(
     }
     out.aborted.push({ key: u.key, uploadId: u.uploadId, initiated: u.initiated?.toISOString() });
     if (!opts.dryRun) await store.abortMultipartUpload(u.key, u.uploadId);
+  }
+  return out;
+}
+
+/**
+ * Every blob a manifest names: `blob`, and any other top-level field shaped like a blob
+ * reference ({ digest: "sha256:..." }) — incremental snapshots add `index` and `chunks`, and
+ * a field added later must not make gc lose data.
+ */
+function blobsNamedBy(m: Manifest): string[] {
+  const out: string[] = [];
+  for (const v of Object.values(m as unknown as Record<string, unknown>)) {
+    const digest = v && typeof v === 'object' && !Array.isArray(v) ? (v as { digest?: unknown }).digest : undefined;
+    if (typeof digest === 'string' && /^sha256:[0-9a-f]{64}$/.test(digest)) out.push(digestHex(digest));
   }
   return out;
 }

@@ -33,8 +33,8 @@ async function putBlob(store: ObjectStore, content: string): Promise<string> {
   return sha(body);
 }
 
-async function putManifest(store: ObjectStore, key: string, blobHex: string, base: string[] = []): Promise<string> {
-  const body = Buffer.from(JSON.stringify({ key, blob: { digest: `sha256:${blobHex}`, size: 1 }, base }));
+async function putManifest(store: ObjectStore, key: string, blobHex: string, base: string[] = [], extra: Record<string, unknown> = {}): Promise<string> {
+  const body = Buffer.from(JSON.stringify({ key, blob: { digest: `sha256:${blobHex}`, size: 1 }, base, ...extra }));
   await store.putSmall(`manifests/${sha(body)}.json`, body);
   return sha(body);
 }
@@ -49,16 +49,19 @@ interface Scenario {
   b: Record<string, string>;
 }
 
-/** ref a: [m2, m1]; ref b: [m4], m4 based on m3; m0 reached by nothing. */
+/** ref a: [m2, m1]; ref b: [m4], m4 based on m3 and naming an index and a chunk pack; m0 reached by nothing. */
 async function oldObjects(store: ObjectStore): Promise<Scenario> {
   const b: Record<string, string> = {};
-  for (const n of ['b0', 'b1', 'b2', 'b3', 'b4']) b[n] = await putBlob(store, `blob ${n} of ${store.description}`);
+  for (const n of ['b0', 'b1', 'b2', 'b3', 'b4', 'i4', 'c4']) b[n] = await putBlob(store, `blob ${n} of ${store.description}`);
   const m: Record<string, string> = {};
   m.m0 = await putManifest(store, 'gone', b.b0);
   m.m1 = await putManifest(store, 'a', b.b1);
   m.m2 = await putManifest(store, 'a', b.b2);
   m.m3 = await putManifest(store, 'b', b.b3);
-  m.m4 = await putManifest(store, 'b', b.b4, [`sha256:${m.m3}`]);
+  // an incremental snapshot: besides its layer blob, a layer index and a chunk pack
+  m.m4 = await putManifest(store, 'b', b.b4, [`sha256:${m.m3}`], {
+    index: { digest: `sha256:${b.i4}`, size: 1 }, chunks: { digest: `sha256:${b.c4}`, size: 1 },
+  });
   await putRef(store, 'a', [m.m2, m.m1]);
   await putRef(store, 'b', [m.m4]);
   return { m, b };
@@ -94,14 +97,14 @@ describe('gc', () => {
       assert.deepEqual(dry.deleted.temporaries, ['uploads/stray']);
       assert.deepEqual(dry.abortedUploads.map((u) => [u.key, u.uploadId]), [['uploads/orphan', orphan.UploadId]]);
       assert.equal(dry.keptYoung, 2);
-      assert.deepEqual(dry.reachable, { manifests: 4, blobs: 4 });
+      assert.deepEqual(dry.reachable, { manifests: 4, blobs: 6 });
       assert.deepEqual(await exists(store, [`manifests/${m.m0}.json`, `blobs/sha256/${b.b0}`, 'uploads/stray']), [true, true, true]);
 
       const real = await gc(ctxOf(store, s.state), { graceMs: 2000 });
       assert.deepEqual(real.deleted, dry.deleted);
       assert.deepEqual(real.abortedUploads, dry.abortedUploads);
       assert.deepEqual(await exists(store, [`manifests/${m.m0}.json`, `blobs/sha256/${b.b0}`, 'uploads/stray']), [false, false, false]);
-      const kept = [m.m1, m.m2, m.m3, m.m4, my].map((h) => `manifests/${h}.json`).concat([b.b1, b.b2, b.b3, b.b4, by].map((h) => `blobs/sha256/${h}`));
+      const kept = [m.m1, m.m2, m.m3, m.m4, my].map((h) => `manifests/${h}.json`).concat([b.b1, b.b2, b.b3, b.b4, b.i4, b.c4, by].map((h) => `blobs/sha256/${h}`));
       assert.deepEqual(await exists(store, kept), kept.map(() => true));
       const uploads: string[] = [];
       for await (const u of store.listMultipartUploads()) uploads.push(u.uploadId);
@@ -137,7 +140,7 @@ describe('gc', () => {
       const real = await gc(ctxOf(store, s.state), {});
       assert.deepEqual(real.deleted, dry.deleted);
       assert.deepEqual(await exists(store, [`manifests/${m.m0}.json`, `blobs/sha256/${b.b0}`, `blobs/sha256/${by}`]), [false, false, true]);
-      assert.deepEqual(await exists(store, [b.b1, b.b2, b.b3, b.b4].map((h) => `blobs/sha256/${h}`)), [true, true, true, true]);
+      assert.deepEqual(await exists(store, [b.b1, b.b2, b.b3, b.b4, b.i4, b.c4].map((h) => `blobs/sha256/${h}`)), [true, true, true, true, true, true]);
     } finally {
       await store.close();
       await s.cleanup();
