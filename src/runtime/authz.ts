@@ -11,6 +11,8 @@ import { dirname } from 'node:path';
 import type Docker from 'dockerode';
 import type { Logger } from '../ops/types.js';
 import { captureStop, prepareStart, type HookDeps } from './container-hooks.js';
+import { getContainer } from './containers-table.js';
+import { dockerPathMapper } from './docker-watch.js';
 import { containerKey } from './opt-in.js';
 import { markUnrestored } from './unrestored.js';
 
@@ -24,8 +26,9 @@ interface AuthzResponse { Allow: boolean; Msg?: string; Err?: string }
 const START_RE = /^(?:\/v[\d.]+)?\/containers\/([^/?]+)\/start(?:\?|$)/;
 const DELETE_RE = /^(?:\/v[\d.]+)?\/containers\/([^/?]+)(?:\?|$)/;
 
-export async function serveAuthz(opts: { socket: string; docker: Docker; hookDeps: HookDeps; log: Logger; timeoutMs: number; denyOnRestoreError?: boolean }): Promise<{ close(): Promise<void>; server: Server }> {
+export async function serveAuthz(opts: { socket: string; docker: Docker; dockerRoot: string; hookDeps: HookDeps; log: Logger; timeoutMs: number; denyOnRestoreError?: boolean }): Promise<{ close(): Promise<void>; server: Server }> {
   const { docker, hookDeps, log } = opts;
+  const localPath = dockerPathMapper(docker, opts.dockerRoot);
 
   async function facts(idOrName: string) {
     const info = await docker.getContainer(idOrName).inspect();
@@ -36,9 +39,10 @@ export async function serveAuthz(opts: { socket: string; docker: Docker; hookDep
       labels: info.Config.Labels ?? {},
       image: { id: info.Image, name: info.Config.Image },
       mergedDir: '',
-      upperDir: (info.GraphDriver?.Data as Record<string, string> | undefined)?.UpperDir ?? '',
+      upperDir: await localPath((info.GraphDriver?.Data as Record<string, string> | undefined)?.UpperDir ?? ''),
       mountDestinations: [] as string[],
       running: info.State.Running,
+      startedAt: Date.parse(info.State.StartedAt),
     };
   }
 
@@ -76,6 +80,9 @@ export async function serveAuthz(opts: { socket: string; docker: Docker; hookDep
   async function onDelete(id: string): Promise<AuthzResponse> {
     const f = await facts(id);
     if (!f.upperDir || !containerKey(f, hookDeps.namePatterns())) return { Allow: true };
+    // Stopped and already captured at its die event: nothing new to take.
+    const row = getContainer(hookDeps.ctx.state, f.containerId);
+    if (!f.running && row?.state === 'captured' && Date.parse(row.updated_at) >= f.startedAt) return { Allow: true };
     if (f.running) log.warn('capturing a running container at its forced removal (state may be mid-write)', { container: f.containerId });
     const r = await withTimeout('capture', captureStop(hookDeps, f));
     if (r === 'timeout') log.error('capture did not finish within the authz timeout; removal allowed', { container: f.containerId });

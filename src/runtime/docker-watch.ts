@@ -28,6 +28,21 @@ export function dockerClient(host: string): Docker {
   return new Docker({ host: u.hostname, port: Number(u.port || 2375), protocol: 'http' });
 }
 
+/**
+ * Maps paths dockerd reports (GraphDriver.Data.UpperDir) to where this process sees them: inside
+ * the managed plugin, dockerd's data root is mounted at docker-root, not at its host path.
+ */
+export function dockerPathMapper(docker: Docker, dockerRoot: string): (p: string) => Promise<string> {
+  let hostRoot: Promise<string> | undefined;
+  return async (p) => {
+    hostRoot ??= docker.info().then((i: { DockerRootDir?: string }) => i.DockerRootDir ?? dockerRoot, () => dockerRoot);
+    const from = (await hostRoot).replace(/\/+$/, '');
+    const to = dockerRoot.replace(/\/+$/, '');
+    if (from === to || !p.startsWith(from + '/')) return p;
+    return to + p.slice(from.length);
+  };
+}
+
 interface DockerEvent {
   Type?: string;
   Action?: string;
@@ -44,9 +59,11 @@ export function startDockerWatch(opts: {
   captures: CaptureManager;
   log: Logger;
   wrapperRuntimes: string[];
+  dockerRoot: string;
   reconnectDelayMs?: number;
 }): DockerWatch {
   const { docker, hookDeps, log } = opts;
+  const localPath = dockerPathMapper(docker, opts.dockerRoot);
   let closed = false;
   let isConnected = false;
   let since = 0;
@@ -63,7 +80,7 @@ export function startDockerWatch(opts: {
         name: info.Name.replace(/^\//, ''),
         labels: info.Config.Labels ?? {},
         image: { id: info.Image, name: info.Config.Image },
-        upperDir: (info.GraphDriver?.Data as Record<string, string> | undefined)?.UpperDir ?? '',
+        upperDir: await localPath((info.GraphDriver?.Data as Record<string, string> | undefined)?.UpperDir ?? ''),
       },
     };
   }

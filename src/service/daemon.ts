@@ -136,7 +136,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const dockerHost = config['docker-host'];
   const dockerSocketExists = !dockerHost.startsWith('unix://') || existsSync(dockerHost.slice('unix://'.length));
   if (dockerMode === 'on' || (dockerMode === 'auto' && dockerSocketExists)) {
-    docker = startDockerWatch({ docker: dockerClient(dockerHost), hookDeps, captures, log, wrapperRuntimes: parsePatterns(config['wrapper-runtimes']) });
+    docker = startDockerWatch({ docker: dockerClient(dockerHost), hookDeps, captures, log, wrapperRuntimes: parsePatterns(config['wrapper-runtimes']), dockerRoot: config['docker-root'] });
   } else if (dockerMode !== 'off' && dockerMode !== 'auto') {
     throw new Error(`invalid --docker=${dockerMode}: use auto, on or off`);
   }
@@ -144,7 +144,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   if (config['authz-socket']) {
     const { serveAuthz } = await import('../runtime/authz.js');
     authz = await serveAuthz({
-      socket: config['authz-socket'], docker: dockerClient(dockerHost), hookDeps, log,
+      socket: config['authz-socket'], docker: dockerClient(dockerHost), dockerRoot: config['docker-root'], hookDeps, log,
       timeoutMs: parseDuration(config['authz-timeout'], 'authz-timeout'),
     });
   }
