@@ -74,6 +74,12 @@ export async function gc(ctx: OpsContext, opts: GcOptions = {}): Promise<GcRepor
   for (const row of pendingUploadsOf(ctx, store)) {
     if (row.blob_digest) blobs.add(row.blob_digest);
     temporaries.add(row.object_key);
+    // The manifest it will publish may name more blobs (index, chunk pack) and a base chain.
+    const note = parseNote(row.manifest_json);
+    if (note) {
+      for (const b of blobsNamedBy(note)) blobs.add(b);
+      if (Array.isArray(note.base)) queue.push(...note.base);
+    }
   }
   while (queue.length > 0) {
     const digest = queue.pop() as string;
@@ -87,7 +93,8 @@ export async function gc(ctx: OpsContext, opts: GcOptions = {}): Promise<GcRepor
     }
     if (!m.blob?.digest) throw new Error(`gc stopped before deleting anything: manifest sha256:${hex} names no blob`);
     for (const b of blobsNamedBy(m)) blobs.add(b);
-    for (const b of m.base ?? []) queue.push(b);
+    if (m.base !== undefined && !Array.isArray(m.base)) throw new Error(`gc stopped before deleting anything: manifest sha256:${hex} has a malformed base chain`);
+    queue.push(...(m.base ?? []));
   }
   report.reachable = { manifests: manifests.size, blobs: blobs.size };
 
@@ -192,7 +199,18 @@ async function readJson<T>(store: ObjectStore, key: string): Promise<T | null> {
   }
 }
 
+function parseNote(json: string | null): Manifest | null {
+  if (!json) return null;
+  try {
+    const m = JSON.parse(json) as Manifest;
+    return m && typeof m === 'object' ? m : null;
+  } catch {
+    return null;
+  }
+}
+
 interface JournalRow {
+  manifest_json: string | null;
   blob_digest: string | null;
   object_key: string;
   upload_id: string | null;
@@ -200,7 +218,7 @@ interface JournalRow {
 
 function pendingUploadsOf(ctx: Pick<OpsContext, 'state'>, store: ObjectStore): JournalRow[] {
   return ctx.state
-    .prepare(`SELECT blob_digest, object_key, upload_id FROM uploads WHERE store = ? AND status NOT IN ('done', 'failed')`)
+    .prepare(`SELECT blob_digest, object_key, upload_id, manifest_json FROM uploads WHERE store = ? AND status NOT IN ('done', 'failed')`)
     .all(store.description) as JournalRow[];
 }
 

@@ -85,6 +85,13 @@ describe('gc', () => {
       const known = await bucket.client.send(new CreateMultipartUploadCommand({ Bucket: bucket.name, Key: 'gc/uploads/known' }));
       s.state.prepare(`INSERT INTO uploads (store, key, object_key, upload_id, part_size, staging_path, status, started, updated)
                        VALUES (?, 'k', 'uploads/known', ?, 5242880, '/nonexistent', 'uploading', '', '')`).run(store.description, known.UploadId);
+      // A snapshot whose blob is uploaded but whose manifest is not published yet (a resume will):
+      // its blob and the index its manifest names stay.
+      const pendingBlob = await putBlob(store, 'pending blob');
+      const pendingIndex = await putBlob(store, 'pending index');
+      const note = JSON.stringify({ key: 'p', blob: { digest: `sha256:${pendingBlob}` }, index: { digest: `sha256:${pendingIndex}` }, base: [] });
+      s.state.prepare(`INSERT INTO uploads (store, key, object_key, blob_digest, size, part_size, staging_path, manifest_json, status, started, updated)
+                       VALUES (?, 'p', 'uploads/pending', ?, 12, 5242880, '/nonexistent2', ?, 'completing', '', '')`).run(store.description, pendingBlob, note);
       // Wait past a 2 s grace period, then add a young unreached snapshot.
       await new Promise((r) => setTimeout(r, 2600));
       const by = await putBlob(store, 'young blob');
@@ -97,14 +104,15 @@ describe('gc', () => {
       assert.deepEqual(dry.deleted.temporaries, ['uploads/stray']);
       assert.deepEqual(dry.abortedUploads.map((u) => [u.key, u.uploadId]), [['uploads/orphan', orphan.UploadId]]);
       assert.equal(dry.keptYoung, 2);
-      assert.deepEqual(dry.reachable, { manifests: 4, blobs: 6 });
+      assert.deepEqual(dry.reachable, { manifests: 4, blobs: 8 });
       assert.deepEqual(await exists(store, [`manifests/${m.m0}.json`, `blobs/sha256/${b.b0}`, 'uploads/stray']), [true, true, true]);
 
       const real = await gc(ctxOf(store, s.state), { graceMs: 2000 });
       assert.deepEqual(real.deleted, dry.deleted);
       assert.deepEqual(real.abortedUploads, dry.abortedUploads);
       assert.deepEqual(await exists(store, [`manifests/${m.m0}.json`, `blobs/sha256/${b.b0}`, 'uploads/stray']), [false, false, false]);
-      const kept = [m.m1, m.m2, m.m3, m.m4, my].map((h) => `manifests/${h}.json`).concat([b.b1, b.b2, b.b3, b.b4, b.i4, b.c4, by].map((h) => `blobs/sha256/${h}`));
+      const kept = [m.m1, m.m2, m.m3, m.m4, my].map((h) => `manifests/${h}.json`)
+        .concat([b.b1, b.b2, b.b3, b.b4, b.i4, b.c4, by, pendingBlob, pendingIndex].map((h) => `blobs/sha256/${h}`));
       assert.deepEqual(await exists(store, kept), kept.map(() => true));
       const uploads: string[] = [];
       for await (const u of store.listMultipartUploads()) uploads.push(u.uploadId);
