@@ -121,19 +121,16 @@ async function gather(opts: ShimOptions, stdin: string): Promise<GatheredFacts> 
   };
 }
 
-async function callDaemon<T>(opts: ShimOptions, method: 'prepareStart' | 'captureStop', facts: GatheredFacts, timeoutS: number): Promise<T> {
+async function callDaemon<T>(opts: ShimOptions, method: 'PrepareStart' | 'CaptureStop', facts: GatheredFacts, timeoutS: number): Promise<T> {
   if (!existsSync(opts.socket)) throw new Error(`the layerkeep daemon is not running (no socket at ${opts.socket}); start it with \`layerkeep serve\``);
-  const { createClient, unary } = await import('../service/client.js');
-  const client = createClient({ address: opts.socket });
+  const { hookCall, HookCallError } = await import('./hook-client.js');
   try {
-    return await unary<GatheredFacts, T>(client, client[method] as never, facts, timeoutS * 1000);
+    return await hookCall<T>(opts.socket, method, facts, timeoutS * 1000);
   } catch (e) {
-    const err = e as { code?: number; details?: string; message: string };
-    if (err.code === 14) throw new Error(`the layerkeep daemon at ${opts.socket} is not reachable (${err.details ?? err.message}); start it with \`layerkeep serve\``);
-    if (err.code === 4) throw new Error(`the layerkeep daemon did not answer within ${timeoutS}s`);
-    throw new Error(err.details || err.message);
-  } finally {
-    client.close();
+    if (!(e instanceof HookCallError)) throw e;
+    if (e.code === 14) throw new Error(`the layerkeep daemon at ${opts.socket} is not reachable (${e.message}); start it with \`layerkeep serve\``);
+    if (e.code === 4) throw new Error(`the layerkeep daemon did not answer within ${timeoutS}s`);
+    throw new Error(e.message);
   }
 }
 
@@ -148,7 +145,7 @@ async function createRuntime(opts: ShimOptions): Promise<number> {
       // Not opted in by label; the daemon's name patterns may still opt it in.
       if (namePatterns(opts.runDir).length === 0) return 0;
     }
-    const reply = await callDaemon<{ action: string; message: string }>(opts, 'prepareStart', facts, opts.restoreTimeout);
+    const reply = await callDaemon<{ action: string; message: string }>(opts, 'PrepareStart', facts, opts.restoreTimeout);
     if (reply.action === 'restored') process.stderr.write(`layerkeep: ${reply.message}\n`);
     return 0;
   } catch (e) {
@@ -169,7 +166,7 @@ async function poststop(opts: ShimOptions): Promise<number> {
   try {
     facts = await gather(opts, await readStdin());
     if (!containerKey(facts, namePatterns(opts.runDir)) && namePatterns(opts.runDir).length === 0) return 0;
-    await callDaemon(opts, 'captureStop', facts, Math.max(1, opts.captureTimeout - 2));
+    await callDaemon(opts, 'CaptureStop', facts, Math.max(1, opts.captureTimeout - 2));
     return 0;
   } catch (e) {
     const who = facts ? `container ${facts.name || facts.containerId.slice(0, 12)}` : 'container';

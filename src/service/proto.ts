@@ -2,10 +2,11 @@
 // proto-loader-gen-types (see the Makefile's proto target) so the generated types are true.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { fileURLToPath } from 'node:url';
 import type { ProtoGrpcType } from './generated/layerkeep.js';
 
-export const PROTO_PATH = fileURLToPath(new URL('../../../proto/layerkeep.proto', import.meta.url));
+import { PROTO_PATH } from '../runtime/proto-path.js';
+
+export { PROTO_PATH };
 
 export const LOADER_OPTIONS: protoLoader.Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true };
 
