@@ -63,14 +63,14 @@ describe('opt-in', () => {
 });
 
 describe('layerkeep-runc', () => {
-  function fixture(labels: Record<string, string>) {
+  function fixture(labels: Record<string, string>, format: (spec: object) => string = (x) => JSON.stringify(x), hooks: Record<string, unknown> = { prestart: [{ path: '/usr/bin/docker-proxy', args: ['libnetwork-setkey'] }] }) {
     const root = tmp('layerkeep-wrap-');
     const id = 'a'.repeat(64);
     mkdirSync(join(root, 'docker', 'containers', id), { recursive: true });
     writeFileSync(join(root, 'docker', 'containers', id, 'config.v2.json'), JSON.stringify({ Name: '/web', Image: 'sha256:1', Config: { Labels: labels, Image: 'img' } }));
     mkdirSync(join(root, 'bundle'));
-    const spec = { ociVersion: '1.0.2', root: { path: 'rootfs' }, hooks: { prestart: [{ path: '/usr/bin/docker-proxy', args: ['libnetwork-setkey'] }] } };
-    writeFileSync(join(root, 'bundle', 'config.json'), JSON.stringify(spec));
+    const spec = { ociVersion: '1.0.2', root: { path: 'rootfs' }, hooks, process: { args: ['sh', '-c', 'echo "hooks":{} | ok'] } };
+    writeFileSync(join(root, 'bundle', 'config.json'), format(spec));
     const run = (args: string[]) => execFileSync(WRAPPER, [`--layerkeep-runc=/bin/echo`, `--layerkeep-docker-root=${join(root, 'docker')}`, `--layerkeep-run-dir=${join(root, 'run')}`, `--layerkeep-node=${process.execPath}`, ...args], { encoding: 'utf8' });
     return { root, id, run, spec: () => JSON.parse(readFileSync(join(root, 'bundle', 'config.json'), 'utf8')) };
   }
@@ -95,6 +95,26 @@ describe('layerkeep-runc', () => {
     f.run(['create', '--bundle', join(f.root, 'bundle'), f.id]);
     assert.equal(f.spec().hooks.createRuntime.length, 1);
   });
+
+  for (const [what, format, hooks] of [
+    ['compact JSON with empty hooks (sed path)', (x: object) => JSON.stringify(x), {}],
+    ['compact JSON without hooks (sed path)', (x: object) => JSON.stringify(x), undefined],
+    ['pretty-printed JSON (node path)', (x: object) => JSON.stringify(x, null, 2), { prestart: [{ path: '/x' }] }],
+    ['someone else\'s poststop hook (node path merges)', (x: object) => JSON.stringify(x), { poststop: [{ path: '/other' }] }],
+  ] as const) {
+    it(`injects valid hooks into ${what}`, () => {
+      const f = fixture({ 'layerkeep.enable': 'true' }, format, hooks as Record<string, unknown>);
+      f.run(['create', '--bundle', join(f.root, 'bundle'), f.id]);
+      const spec = f.spec();
+      assert.equal(spec.process.args[2], 'echo "hooks":{} | ok');
+      assert.equal(spec.hooks.createRuntime.length, 1);
+      assert.equal(spec.hooks.createRuntime[0].timeout, 600);
+      assert.ok(spec.hooks.createRuntime[0].args.includes(`--node=${process.execPath}`));
+      const post = spec.hooks.poststop.map((h: { path: string }) => h.path);
+      assert.deepEqual(post, (hooks as { poststop?: unknown[] } | undefined)?.poststop ? ['/other', spec.hooks.createRuntime[0].path] : [spec.hooks.createRuntime[0].path]);
+      if ((hooks as { prestart?: unknown[] } | undefined)?.prestart) assert.deepEqual(spec.hooks.prestart, [{ path: '/x' }]);
+    });
+  }
 
   it('leaves unlabelled containers and managed plugins without hooks', () => {
     const plain = fixture({ other: 'label' });
