@@ -17,7 +17,7 @@ import type { Logger } from '../ops/types.js';
 import type { StateDb } from '../state/db.js';
 import { describeError, isTransient, withRetry } from '../upload/retry.js';
 import { MAX_PART_SIZE, stripQuotes } from '../upload/partLayout.js';
-import type { HasMultipartTarget, MultipartTarget, ServerPart } from '../upload/target.js';
+import type { HasMultipartTarget, MultipartTarget, PartHashes, ServerPart } from '../upload/target.js';
 import { createMultipartWriter } from '../upload/writer.js';
 import {
   codeOf, headerOf, isNotFound, isPreconditionFailed, makeRedactor, rootError, s3Error, statusOf, type Redactor,
@@ -54,6 +54,12 @@ export class S3OpenError extends Error {
     super(message);
     this.name = 'S3OpenError';
   }
+}
+
+function crc32Base64(crc: number): string {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(crc >>> 0);
+  return b.toString('base64');
 }
 
 export function isS3Store(store: ObjectStore): store is S3Store {
@@ -121,6 +127,7 @@ export async function openS3Store(url: URL, opts: S3Options, state: StateDb, log
   }
 
   const store = new S3ObjectStore(client, bucket, prefix, description, redact, log, {
+    checksumMode: checksum,
     partSize,
     concurrency,
     retry: { ...DEFAULT_RETRY, ...opts.retry },
@@ -143,6 +150,7 @@ export async function openS3Store(url: URL, opts: S3Options, state: StateDb, log
 }
 
 interface StoreConfig {
+  checksumMode: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
   partSize: number;
   concurrency: number;
   retry: RetryLimits;
@@ -166,6 +174,7 @@ class S3ObjectStore implements S3Store, MultipartTarget {
   readonly etagIsMd5: boolean;
   readonly abandonAfterMs: number;
   private readonly ssecKeyMd5?: string;
+  private readonly checksumMode: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
 
   constructor(
     private readonly client: S3Client,
@@ -182,6 +191,7 @@ class S3ObjectStore implements S3Store, MultipartTarget {
     this.stagingDir = cfg.stagingDir;
     this.abandonAfterMs = cfg.abandonAfterMs;
     this.etagIsMd5 = !cfg.sseCustomerKey && cfg.sse !== 'aws:kms';
+    this.checksumMode = cfg.checksumMode;
     if (cfg.sseCustomerKey) {
       this.ssecKeyMd5 = createHash('md5').update(Buffer.from(cfg.sseCustomerKey, 'base64')).digest('base64');
     }
@@ -509,13 +519,28 @@ class S3ObjectStore implements S3Store, MultipartTarget {
     return r.UploadId;
   }
 
-  async uploadPart(objectKey: string, uploadId: string, partNumber: number, body: Buffer, md5: Buffer): Promise<string> {
-    const r = await this.call(`upload of part ${partNumber} of ${this.url(objectKey)}`, () =>
-      this.client.send(new UploadPartCommand({
+  async uploadPart(objectKey: string, uploadId: string, partNumber: number, body: Buffer, md5: Buffer, hashes: PartHashes = {}): Promise<string> {
+    const r = await this.call(`upload of part ${partNumber} of ${this.url(objectKey)}`, () => {
+      const cmd = new UploadPartCommand({
         Bucket: this.bucket, Key: this.full(objectKey), UploadId: uploadId, PartNumber: partNumber, Body: body,
         ContentLength: body.length, ContentMD5: md5.toString('base64'), ...this.ssec(),
-      })),
-    );
+        // Where the server validates flexible checksums, hand over the CRC32 computed off-thread.
+        ...(this.checksumMode === 'WHEN_SUPPORTED' && hashes.crc32 !== undefined ? { ChecksumCRC32: crc32Base64(hashes.crc32) } : {}),
+      });
+      if (hashes.sha256) {
+        // The signer takes a payload hash already present instead of hashing the body itself.
+        const sha256 = hashes.sha256;
+        cmd.middlewareStack.add(
+          (next) => async (args) => {
+            const req = args.request as { headers?: Record<string, string> };
+            if (req.headers) req.headers['x-amz-content-sha256'] = sha256;
+            return next(args);
+          },
+          { step: 'build', name: 'layerkeepPayloadHash' },
+        );
+      }
+      return this.client.send(cmd);
+    });
     return stripQuotes(r.ETag);
   }
 

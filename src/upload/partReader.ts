@@ -1,17 +1,24 @@
-// Reads a part from the staging file and hashes it (MD5 for Content-MD5) on a worker thread,
-// so the main thread, busy packing the next bytes, only sends the part. The buffer comes
+// Reads a part from the staging file and hashes it (MD5 for Content-MD5, SHA-256 for the
+// request signature, CRC32) on a worker thread, so the main thread, busy packing the next
+// bytes, only sends the part. The buffer comes
 // back transferred, not copied.
 import { Worker } from 'node:worker_threads';
 
 export interface PartBytes {
   body: Buffer;
   md5: Buffer;
+  /** Hex SHA-256 of the body: the SigV4 payload hash, so the signer need not compute it. */
+  sha256: string;
+  /** CRC32 of the body (for servers that validate flexible checksums), when Node has zlib.crc32. */
+  crc32?: number;
 }
 
 interface Reply {
   id: number;
   body?: ArrayBuffer;
   md5?: ArrayBuffer;
+  sha256?: string;
+  crc32?: number;
   error?: string;
 }
 
@@ -20,6 +27,7 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { openSync, readSync, closeSync } = require('node:fs');
 const { createHash } = require('node:crypto');
+const { crc32 } = require('node:zlib');
 parentPort.on('message', ({ id, path, start, end }) => {
   try {
     const body = Buffer.allocUnsafeSlow(end - start);
@@ -34,9 +42,11 @@ parentPort.on('message', ({ id, path, start, end }) => {
       closeSync(fd);
     }
     const md5 = createHash('md5').update(body).digest();
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    const crc = typeof crc32 === 'function' ? crc32(body) : undefined;
     const ab = body.buffer;
     const md5ab = md5.buffer.slice(md5.byteOffset, md5.byteOffset + md5.length);
-    parentPort.postMessage({ id, body: ab, md5: md5ab }, [ab]);
+    parentPort.postMessage({ id, body: ab, md5: md5ab, sha256, crc32: crc }, [ab]);
   } catch (err) {
     parentPort.postMessage({ id, error: err.message });
   }
@@ -81,6 +91,6 @@ export class PartReader {
     if (!p) return;
     this.pending.delete(r.id);
     if (r.error !== undefined) p.reject(new Error(r.error));
-    else p.resolve({ body: Buffer.from(r.body as ArrayBuffer), md5: Buffer.from(r.md5 as ArrayBuffer) });
+    else p.resolve({ body: Buffer.from(r.body as ArrayBuffer), md5: Buffer.from(r.md5 as ArrayBuffer), sha256: r.sha256 as string, crc32: r.crc32 });
   }
 }

@@ -10,6 +10,12 @@ export interface ServerPart {
   etag: string;
 }
 
+/** Hashes of a part computed off the main thread (see partReader.ts). */
+export interface PartHashes {
+  sha256?: string;
+  crc32?: number;
+}
+
 export interface MultipartTarget {
   /** Store description (no secrets): the journal's `store` column. */
   readonly name: string;
@@ -28,7 +34,7 @@ export interface MultipartTarget {
   readonly log: Logger;
   createUpload(objectKey: string): Promise<string>;
   /** Returns the part's ETag without quotes. Retries transient failures; errors name the part. */
-  uploadPart(objectKey: string, uploadId: string, partNumber: number, body: Buffer, md5: Buffer): Promise<string>;
+  uploadPart(objectKey: string, uploadId: string, partNumber: number, body: Buffer, md5: Buffer, hashes?: PartHashes): Promise<string>;
   /** All parts the server holds, paginated. Throws an error for which isUploadGone() is true if the upload is unknown. */
   listParts(objectKey: string, uploadId: string): AsyncIterable<ServerPart>;
   completeUpload(objectKey: string, uploadId: string, parts: { number: number; etag: string }[]): Promise<void>;

@@ -171,7 +171,7 @@ class MultipartWriter implements BlobWriter {
   private async sendPart(n: number): Promise<void> {
     const { start, end } = clippedRange(this.t.partSize, n, this.total ?? Number.MAX_SAFE_INTEGER);
     this.reader ??= new PartReader(Math.min(2, this.t.concurrency));
-    const { body, md5 } = await this.reader.read(this.stagingPath, start, end);
+    const { body, md5, sha256, crc32 } = await this.reader.read(this.stagingPath, start, end);
     const md5Hex = md5.toString('hex');
     if (n === 1) {
       this.prepareUpload(md5Hex, body.length).then(this.prepared.resolve, this.prepared.reject);
@@ -179,7 +179,7 @@ class MultipartWriter implements BlobWriter {
     await this.prepared.promise;
     const known = this.known.get(n);
     if (known && known.size === body.length && known.md5 === md5Hex) return; // adopted: already on the server
-    const etag = await this.t.uploadPart(this.objectKey, this.uploadId as string, n, body, md5);
+    const etag = await this.t.uploadPart(this.objectKey, this.uploadId as string, n, body, md5, { sha256, crc32 });
     if (this.t.etagIsMd5 && etag !== md5Hex) {
       throw new Error(`part ${n} of ${this.objectKey}: the store's ETag ${etag} is not the MD5 of the bytes sent`);
     }

@@ -88,6 +88,19 @@ describe('multipart blob upload', () => {
     }
   });
 
+  test('with flexible checksums on (WHEN_SUPPORTED), parts carry a CRC32 and the blob round-trips', async () => {
+    const s = await tempStateDir('crc');
+    const store = await openTestStore(env, bucket.name, s.state, { partSize: 5 * MIB, prefix: 'crc', checksumMode: 'WHEN_SUPPORTED' });
+    try {
+      const digest = await writeBlob(store, 'crc', 12 * MIB);
+      assert.deepEqual(await sha256OfStream(await store.read(`blobs/sha256/${digest}`)), { hex: digest, size: 12 * MIB });
+      await store.delete(`blobs/sha256/${digest}`);
+    } finally {
+      await store.close();
+      await s.cleanup();
+    }
+  });
+
   test('finish() with a digest that does not match the bytes written fails and leaves nothing behind', async () => {
     const s = await tempStateDir('bad');
     const store = await openTestStore(env, bucket.name, s.state, { partSize: 5 * MIB, prefix: 'bad' });
