@@ -108,6 +108,8 @@ export interface LayerIndex {
 
 /** First element of a run that copies chunks from an earlier layer's map. */
 const COPY = '=';
+/** Chunk references one index may expand to (runs repeat earlier maps; 4 M chunks ~ 256 GiB of large files). */
+export const MAX_INDEX_CHUNKS = 4_000_000;
 
 /** Finds the chunk map of `path` in the index of chain position `layer` (an earlier one). */
 export type MapLookup = (layer: number, path: string) => ChunkRef[] | undefined;
@@ -156,6 +158,7 @@ export function decodeLayerIndex(body: Buffer, layer: number, what: string, look
   for (const p of deleteOnly) if (!p.slice(p.lastIndexOf('/') + 1).startsWith('.wh.')) bad(`deleteOnly entry ${JSON.stringify(p)} is not a whiteout`);
   if (!Array.isArray(doc.files)) bad('files is not a list');
   const seen = new Set<string>();
+  let expanded = 0;
   const files = (doc.files as Record<string, unknown>[]).map((f): FileMap => {
     if (!f || typeof f !== 'object') return bad('a files item is not an object');
     checkPath(f.path, 'files', bad);
@@ -170,6 +173,7 @@ export function decodeLayerIndex(body: Buffer, layer: number, what: string, look
     const chunks: ChunkRef[] = [];
     const add = (ref: ChunkRef, where: string) => {
       if (ref.length === 0 || ref.length > CHUNK_MAX) bad(`${where} length ${ref.length} is outside 1..${CHUNK_MAX}`);
+      if (++expanded > MAX_INDEX_CHUNKS) bad(`it lists more than ${MAX_INDEX_CHUNKS} chunks`);
       total += ref.length;
       chunks.push(ref);
     };
@@ -184,6 +188,7 @@ export function decodeLayerIndex(body: Buffer, layer: number, what: string, look
         const src = lookup(from, c[2] as string);
         if (!src) bad(`${where} copies the chunk map of ${JSON.stringify(c[2])} at chain position ${from}, which that layer does not have`);
         if (n === 0 || start + n > src!.length) bad(`${where} copies chunks ${start}+${n} of a ${src!.length}-chunk map`);
+        if (expanded + n > MAX_INDEX_CHUNKS) bad(`it lists more than ${MAX_INDEX_CHUNKS} chunks`);
         for (const ref of src!.slice(start, start + n)) add(ref, where);
         return;
       }

@@ -7,8 +7,10 @@
 // equivalent full layer would give.
 //
 // Chunk-referenced files (no tar entry) are assembled in a staging directory: each chunk is
-// copied out of whichever tar or chunk pack holds it while that stream goes by, then the file
-// replaces a zero-length placeholder the unpacker created with the file's metadata.
+// copied out of whichever tar or chunk pack holds it while that stream goes by. In a fresh
+// root the finished file is renamed into place (its directory was made by the unpacker);
+// on a live tree the unpacker first makes a zero-length placeholder (replacing what was
+// there) and the content is copied into it.
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LayerEntry } from '../snapshot/entry.js';
@@ -16,7 +18,7 @@ import { readTar, type TarItem } from '../snapshot/tarReader.js';
 import { resolveUnder } from '../snapshot/safePath.js';
 import { unpackLayer } from '../snapshot/unpack.js';
 import type { WhiteoutConverter } from '../snapshot/whiteout.js';
-import { lsetxattr, lutimesNs } from '../native/index.js';
+import { lsetxattr, lutimesNs, renameNoReplace } from '../native/index.js';
 import type { ObjectStore } from '../store/types.js';
 import { blobStream } from './blobs.js';
 import type { ChainLayer } from './chain.js';
@@ -33,6 +35,8 @@ export interface MaterializeOptions {
   /** 'rename': move assembled files into place (fresh root); 'copy': write them into the placeholder. */
   place: 'rename' | 'copy';
   whiteouts: WhiteoutConverter;
+  /** Regular-file bytes the restored tree may hold (what the manifest claims): a bomb guard. */
+  maxTreeBytes?: number;
   allowDevices?: boolean;
   onWarning?: (msg: string) => void;
   onCompressed?: (bytes: number) => void;
@@ -54,10 +58,11 @@ export async function materializeChain(o: MaterializeOptions): Promise<Materiali
   const assemblies: Assembly[] = [];
   const pieces = new Map<string, Piece[]>(); // "<layer>:<stream>" -> pieces
   const chunkMaps: FileMap[] = [];
-  const maxBytes = o.layers.reduce((a, l) => a + l.manifest.uncompressedSize, 0);
+  const tarBytes = o.layers.reduce((a, l) => a + l.manifest.uncompressedSize, 0);
+  const maxBytes = Math.min(tarBytes, o.maxTreeBytes ?? tarBytes);
   let counts = { files: 0, bytes: 0 };
   try {
-    counts = await unpackLayer(entriesNewestFirst(o, assemblies, pieces, chunkMaps), o.root, {
+    counts = await unpackLayer(entriesNewestFirst(o, assemblies, pieces, chunkMaps, o.place === 'copy'), o.root, {
       whiteouts: o.whiteouts,
       allowDevices: o.allowDevices,
       onWarning: o.onWarning,
@@ -68,14 +73,17 @@ export async function materializeChain(o: MaterializeOptions): Promise<Materiali
       placeAssembled(o.root, a, o.place);
       bytes += a.map.size;
     }
-    return { files: counts.files, bytes, chunkMaps };
+    return { files: counts.files + (o.place === 'copy' ? 0 : assemblies.length), bytes, chunkMaps };
   } finally {
     for (const a of assemblies) if (a.fd >= 0) fs.closeSync(a.fd);
   }
 }
 
-async function* entriesNewestFirst(o: MaterializeOptions, assemblies: Assembly[], pieces: Map<string, Piece[]>, chunkMaps: FileMap[]): AsyncGenerator<TarItem> {
+async function* entriesNewestFirst(
+  o: MaterializeOptions, assemblies: Assembly[], pieces: Map<string, Piece[]>, chunkMaps: FileMap[], placeholders: boolean,
+): AsyncGenerator<TarItem> {
   const shadowed = new Set<string>();
+  let assembled = 0;
   for (let l = o.layers.length - 1; l >= 0; l--) {
     const layer = o.layers[l]!;
     const ix = layer.index;
@@ -84,6 +92,10 @@ async function* entriesNewestFirst(o: MaterializeOptions, assemblies: Assembly[]
     // chunks come from this layer or older ones, all still to be streamed.
     for (const f of ix.files) {
       if (f.inTar || shadowed.has(f.path)) continue;
+      assembled += f.size;
+      if (o.maxTreeBytes !== undefined && assembled > o.maxTreeBytes) {
+        throw new Error(`chunked files of the chain add up to more than the ${o.maxTreeBytes} bytes its manifest claims for the tree: refusing`);
+      }
       const a = startAssembly(o.stagingDir, f, assemblies.length);
       assemblies.push(a);
       mine.push(a);
@@ -93,7 +105,10 @@ async function* entriesNewestFirst(o: MaterializeOptions, assemblies: Assembly[]
         const k = `${c.layer}:${c.stream}`;
         let list = pieces.get(k);
         if (!list) pieces.set(k, (list = []));
-        list.push({ offset: c.offset, length: c.length, file: a, at });
+        const last = list[list.length - 1];
+        // consecutive chunks stored consecutively: one piece, one write per stream buffer
+        if (last && last.file === a && last.offset + last.length === c.offset && last.at + last.length === at) last.length += c.length;
+        else list.push({ offset: c.offset, length: c.length, file: a, at });
         at += c.length;
       }
     }
@@ -113,7 +128,7 @@ async function* entriesNewestFirst(o: MaterializeOptions, assemblies: Assembly[]
     }
     for (const a of mine) {
       seen.add(a.map.path);
-      yield placeholder(a.map);
+      if (placeholders) yield placeholder(a.map);
     }
     const packPieces = pieces.get(`${l}:${STREAM_CHUNKS}`) ?? [];
     if (packPieces.length > 0) {
@@ -180,12 +195,11 @@ function writeAll(fd: number, buf: Buffer, position: number): void {
   }
 }
 
-/** Puts an assembled file where the unpacker left its placeholder, with the file's metadata. */
+/** Puts an assembled file in place with its metadata: renamed to a new name, or copied into its placeholder. */
 function placeAssembled(root: string, a: Assembly, place: 'rename' | 'copy'): void {
   const m = a.map.meta!;
   const abs = resolveUnder(root, a.map.path);
-  const st = abs === null ? null : fs.lstatSync(abs, { throwIfNoEntry: false });
-  if (abs === null || !st?.isFile()) throw new Error(`${a.map.path}: the placeholder for the chunked file is missing or not a regular file`);
+  if (abs === null) throw new Error(`${a.map.path}: the directory of the chunked file is missing`);
   if (place === 'rename') {
     fs.fchownSync(a.fd, m.uid, m.gid);
     fs.fchmodSync(a.fd, m.mode);
@@ -194,11 +208,12 @@ function placeAssembled(root: string, a: Assembly, place: 'rename' | 'copy'): vo
     for (const [k, v] of m.xattrs) lsetxattr(a.stagingPath, k, v);
     const parent = path.dirname(abs);
     const parentTime = fs.lstatSync(parent, { bigint: true }).mtimeNs;
-    fs.renameSync(a.stagingPath, abs);
+    renameNoReplace(a.stagingPath, abs); // anything already there means a duplicate entry
     lutimesNs(abs, m.mtimeNs, m.mtimeNs);
     lutimesNs(parent, parentTime, parentTime); // the rename touched the directory
     return;
   }
+  if (!fs.lstatSync(abs, { throwIfNoEntry: false })?.isFile()) throw new Error(`${a.map.path}: the placeholder for the chunked file is missing or not a regular file`);
   const out = fs.openSync(abs, fs.constants.O_WRONLY | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW);
   try {
     const buf = Buffer.allocUnsafe(1 << 20);

@@ -82,6 +82,7 @@ async function restoreUpper(ctx: OpsContext, layers: ChainLayer[], target: strin
     const result = await materializeChain({
       store: ctx.store, layers, root: tmp, stagingDir: staging, place: 'rename',
       whiteouts: overlayUpperWhiteouts({ opaqueXattr: 'trusted.overlay.opaque' }),
+      maxTreeBytes: layers[layers.length - 1]!.manifest.chain?.treeSize,
       allowDevices: req.allowDevices,
       onWarning: (w) => ctx.log.warn(w),
       onCompressed: progressOf(ctx, layers),
@@ -137,6 +138,7 @@ async function applyOnto(ctx: OpsContext, layers: ChainLayer[], target: string, 
     return await materializeChain({
       store: local, layers, root: target, stagingDir: staging, place: 'copy',
       whiteouts: applyLayerWhiteouts(),
+      maxTreeBytes: layers[layers.length - 1]!.manifest.chain?.treeSize,
       allowDevices: req.allowDevices,
       onWarning: (w) => ctx.log.warn(w),
     });

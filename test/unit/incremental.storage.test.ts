@@ -3,6 +3,7 @@
 // refusing a damaged chain without touching the target.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { symlinkSync } from 'node:fs';
 import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -12,7 +13,10 @@ import { readManifest } from '../../src/ops/manifests.js';
 import { restore } from '../../src/ops/restore.js';
 import { snapshot } from '../../src/ops/snapshot.js';
 import type { OpsContext } from '../../src/ops/types.js';
-import { blobsOfManifest } from '../../src/incremental/format.js';
+import { readWholeBlob, writeBlob } from '../../src/incremental/blobs.js';
+import { blobsOfManifest, type ChainManifest, INDEX_MEDIA_TYPE } from '../../src/incremental/format.js';
+import { canonicalJson } from '../../src/store/layout.js';
+import { openFsStore } from '../../src/store/fs.js';
 import { tempDir } from '../support/tree.js';
 
 const dirs: string[] = [];
@@ -187,3 +191,65 @@ describe('gc and damaged chains', { timeout: 120_000 }, () => {
     });
   });
 });
+
+describe('hostile chains', { timeout: 120_000 }, () => {
+  /** Re-publishes the key's current diff with its layer index rewritten by `edit` (digests made to match). */
+  async function forge(store: string, key: string, edit: (doc: Record<string, unknown>) => void): Promise<void> {
+    const ref = JSON.parse(readFileSync(join(store, 'refs', key), 'utf8')) as { current: string };
+    const m = JSON.parse(readFileSync(join(store, 'manifests', `${ref.current.slice(7)}.json`), 'utf8')) as ChainManifest;
+    const fsStore = openFsStore(store);
+    const doc = JSON.parse((await readWholeBlob(fsStore, m.index!, 1 << 30, 'index')).toString()) as Record<string, unknown>;
+    edit(doc);
+    const { ref: index } = await writeBlob(fsStore, INDEX_MEDIA_TYPE, (w) => w(Buffer.from(JSON.stringify(doc))));
+    const body = canonicalJson({ ...m, index });
+    const digest = createHash('sha256').update(body).digest('hex');
+    writeFileSync(join(store, 'manifests', `${digest}.json`), body);
+    writeFileSync(join(store, 'refs', key), JSON.stringify({ ...JSON.parse(readFileSync(join(store, 'refs', key), 'utf8')), current: `sha256:${digest}` }));
+  }
+
+  it('refuses indexes that escape the target, point outside their streams or expand into a bomb', async () => {
+    const base = scratch();
+    const store = join(base, 'store');
+    const up = join(base, 'upper');
+    mkdirSync(join(up, 'dir'), { recursive: true });
+    writeFileSync(join(up, 'dir/big'), randomBytes(2 << 20));
+    symlinkSync('/tmp', join(up, 'link'));
+    await withHost(store, join(base, 'state'), async (ctx) => {
+      await snapshot(ctx, { key: 'h', dir: up });
+      pwrite(join(up, 'dir/big'), 1000, randomBytes(10));
+      assert.equal((await snapshot(ctx, { key: 'h', dir: up })).kind, 'diff');
+    });
+    const genuine = readFileSync(join(store, 'refs/h'));
+    const target = join(base, 'target');
+    mkdirSync(target);
+    writeFileSync(join(target, 'keep'), 'mine');
+    const file = (doc: Record<string, unknown>) => (doc.files as Record<string, unknown>[]).find((f) => f.tar === undefined)!;
+    const cases: [string, (doc: Record<string, unknown>) => void, RegExp][] = [
+      ['a path out of the tree', (d) => { file(d).path = '../escape'; }, /'\.\.' component/],
+      ['a path through a symlink', (d) => { file(d).path = 'link/planted'; }, /symlink/],
+      ['bytes past the end of a stream', (d) => { ((file(d).chunks as unknown[][]).find((c) => c[0] !== '=' && c.length === 5)!)[4] = 1 << 40; }, /does not hold them/],
+      ['a bomb: one stored chunk repeated into a 2.5 GiB file', (d) => {
+        const f = file(d);
+        const one = (f.chunks as unknown[][]).find((c) => c[0] !== '=' && c.length === 5)!;
+        f.chunks = Array.from({ length: 40_000 }, () => one);
+        f.size = 40_000 * (one[1] as number);
+      }, /more than the \d+ bytes its manifest claims for the tree/],
+      ['runs that multiply an earlier map', (d) => {
+        const f = file(d);
+        const run = (f.chunks as unknown[][]).find((c) => c[0] === '=')!;
+        f.chunks = Array.from({ length: 200_000 }, () => run);
+      }, /lists more than 4000000 chunks/],
+    ];
+    await withHost(store, join(base, 'state-r'), async (ctx) => {
+      for (const [what, edit, expect] of cases) {
+        writeFileSync(join(store, 'refs/h'), genuine);
+        await forge(store, 'h', edit);
+        await assert.rejects(restore(ctx, { key: 'h', dir: target, force: true }), expect, what);
+        assert.deepEqual(readdirSync(target), ['keep'], what);
+        assert.equal(readdirSync(base).filter((n) => n.includes('layerkeep-')).length, 0, `${what}: temp dirs removed`);
+        assert.equal(readdirSync('/tmp').includes('planted'), false);
+      }
+    });
+  });
+});
+
