@@ -1,9 +1,11 @@
 // The CLI's commands: option specs and a run function each, over src/ops.
 import type { ParseArgsConfig } from 'node:util';
+import { gc } from '../ops/gc.js';
 import { inspect as inspectSnapshot } from '../ops/inspect.js';
 import { listSnapshots } from '../ops/list.js';
 import { restore } from '../ops/restore.js';
 import { snapshot } from '../ops/snapshot.js';
+import { status } from '../ops/status.js';
 import { exportSnapshot, importLayer } from '../ops/transfer.js';
 import type { OpsContext } from '../ops/types.js';
 import { formatBytes, short } from './output.js';
@@ -18,6 +20,8 @@ type Values = Record<string, string | boolean | undefined>;
 
 export interface CommandSpec {
   usage: string;
+  /** Writes to the store: unfinished uploads from earlier runs are resumed first. */
+  writes?: boolean;
   summary: string;
   positionals: number;
   options: NonNullable<ParseArgsConfig['options']>;
@@ -30,6 +34,16 @@ function need(v: Values, k: string): string {
   if (!s) throw new Error(`--${k} is required`);
   return s;
 }
+/** "90s", "15m", "24h", "7d" or plain seconds -> milliseconds. */
+function duration(v: Values, k: string): number | undefined {
+  const s = str(v, k);
+  if (s === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(s);
+  if (!m) throw new Error(`--${k} must be a duration like 90s, 15m, 24h or 7d`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(m[1]) * unit;
+}
+
 function int(v: Values, k: string): number | undefined {
   const s = str(v, k);
   if (s === undefined) return undefined;
@@ -42,6 +56,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   snapshot: {
     usage: 'snapshot --key KEY [--force] [--take-over] [--keep N] [--allow-devices] DIR',
     summary: 'snapshot an overlay upper dir into the store',
+    writes: true,
     positionals: 1,
     options: {
       key: { type: 'string' }, force: { type: 'boolean' }, 'take-over': { type: 'boolean' },
@@ -114,11 +129,51 @@ export const COMMANDS: Record<string, CommandSpec> = {
   import: {
     usage: 'import --key KEY [--take-over] FILE',
     summary: 'make a snapshot from an OCI layer tar or tar.zst (seeds a key)',
+    writes: true,
     positionals: 1,
     options: { key: { type: 'string' }, 'take-over': { type: 'boolean' } },
     async run(ctx, v, [file]) {
       const r = await importLayer(ctx, { key: need(v, 'key'), file: file!, takeOver: !!v['take-over'] });
       return { json: { ...r }, text: `${v.key}: imported ${file} as snapshot ${short(r.digest)} (${r.files} entries)` };
+    },
+  },
+  gc: {
+    usage: 'gc [--dry-run] [--grace DURATION] [--keep N]',
+    summary: 'delete snapshots no ref reaches and abandoned multipart uploads (older than --grace, default 24h)',
+    writes: true,
+    positionals: 0,
+    options: { 'dry-run': { type: 'boolean' }, grace: { type: 'string' }, keep: { type: 'string' } },
+    async run(ctx, v) {
+      const r = await gc(ctx, { dryRun: !!v['dry-run'], graceMs: duration(v, 'grace'), keep: int(v, 'keep') });
+      const verb = r.dryRun ? 'would delete' : 'deleted';
+      const lines = [
+        ...r.deleted.manifests.map((k) => `${verb} ${k}`),
+        ...r.deleted.blobs.map((k) => `${verb} ${k}`),
+        ...r.deleted.temporaries.map((k) => `${verb} ${k}`),
+        ...r.abortedUploads.map((u) => `${r.dryRun ? 'would abort' : 'aborted'} multipart upload ${u.uploadId} of ${u.key}`),
+        `${verb} ${r.deleted.manifests.length} manifests and ${r.deleted.blobs.length} blobs (${formatBytes(r.bytesFreed)}); ` +
+          `kept ${r.reachable.manifests} reachable manifests, ${r.keptYoung} unreached objects younger than the grace period`,
+      ];
+      for (const w of r.warnings) ctx.log.warn(w);
+      return { json: { ...r }, text: lines.join('\n') };
+    },
+  },
+  status: {
+    usage: 'status',
+    summary: 'show pending and recently failed uploads with their progress',
+    positionals: 0,
+    options: {},
+    async run(ctx) {
+      const r = status(ctx);
+      const line = (u: (typeof r.pending)[number]) =>
+        `${String(u.id).padStart(5)}  ${u.key.padEnd(24)} ${u.status.padEnd(10)} ${u.partsDone}/${u.partsTotal ?? '?'} parts  ` +
+        `${formatBytes(u.bytesDone)}${u.size ? ` / ${formatBytes(u.size)}` : ''}${u.error ? `  ${u.error}` : ''}`;
+      const text = [
+        r.pending.length ? 'pending uploads:' : 'no pending uploads',
+        ...r.pending.map(line),
+        ...(r.failed.length ? ['failed uploads:', ...r.failed.map(line)] : []),
+      ].join('\n');
+      return { json: { ...r }, text };
     },
   },
 };

@@ -2,7 +2,7 @@
 // layerkeep command line. Each command is a small function over src/ops; errors print as
 // one line plus a hint, and the exit code is 0 only on success (2 for usage errors).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { closeContext, openContext } from '../ops/context.js';
+import { closeContext, openContext, resumeUploads } from '../ops/context.js';
 import type { OpsContext } from '../ops/types.js';
 import { cliLogger, ttyProgress, type OutputOptions } from './output.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
@@ -24,6 +24,11 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   's3-sse-kms-key-id': { type: 'string' },
   's3-sse-c-key-file': { type: 'string' },
   's3-checksum': { type: 'string' },
+  's3-path-style': { type: 'string' },
+  's3-max-attempts': { type: 'string' },
+  's3-max-retry-time': { type: 'string' },
+  's3-request-timeout': { type: 'string' },
+  's3-staging-dir': { type: 'string' },
 };
 
 const USAGE = `usage: layerkeep <command> [options]
@@ -84,6 +89,7 @@ async function main(argv: string[]): Promise<number> {
     storeFlags,
   });
   try {
+    if (cmd.writes) await resumeUploads(ctx);
     const result = await cmd.run(ctx, values, parsed.positionals);
     progress.done();
     if (out.json) process.stdout.write(`${JSON.stringify({ ...result.json, warnings })}\n`);

@@ -52,4 +52,16 @@ export async function openStore(spec: string, state: StateDb, flags: Record<stri
   throw new Error(`unsupported store ${url.protocol}//: use file:///DIR or s3://BUCKET/PREFIX`);
 }
 
+/**
+ * Finishes uploads that earlier runs left unfinished (crash, kill, network loss) and
+ * publishes their snapshots. Every command that writes, and the daemon, call this first.
+ */
+export async function resumeUploads(ctx: OpsContext): Promise<void> {
+  const { resumePendingUploads } = await import('../upload/resume.js');
+  const { publishManifest } = await import('./publish.js');
+  const report = await resumePendingUploads(ctx.store, ctx.state, async (_key, json) => { await publishManifest(ctx, json); }, ctx.log);
+  for (const c of report.completed) ctx.log.warn(`finished an upload left unfinished by an earlier run: ${c.blobDigest} for key ${c.key}`);
+  for (const f of report.failed) ctx.log.warn(`an earlier upload could not be finished: ${f.reason}`);
+}
+
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -57,7 +57,8 @@ export async function publishManifest(ctx: OpsContext, manifestJson: string, opt
   const keep = Math.max(1, opts.keep ?? DEFAULT_KEEP);
   for (let attempt = 0; ; attempt++) {
     const remote = await readRef(ctx, key);
-    if (remote?.ref.current === digest) return { digest, generation: remote.ref.generation }; // already published (resume)
+    // already published (a resumed upload whose publisher died after writing the ref)
+    if (remote?.ref.history.some((h) => h.manifest === digest)) return { digest, generation: remote.ref.generation };
     if (remote && !opts.takeOver && remote.ref.current !== known?.current_manifest) {
       throw new RefConflictError(key, remote.ref.current, digest);
     }

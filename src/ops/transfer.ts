@@ -104,6 +104,6 @@ export async function importLayer(ctx: OpsContext, opts: { key: string; file: st
     await writer.abort().catch(() => {});
     throw err;
   }
-  const { digest } = await publishManifest(ctx, json, { takeOver: opts.takeOver });
+  const { digest } = await publishManifest(ctx, json, { takeOver: opts.takeOver }).finally(() => writer.published?.());
   return { digest, files, blobSize: blob.blobSize, uncompressedSize: blob.uncompressedSize };
 }

@@ -4,7 +4,7 @@
 // serialised with an O_EXCL lock file per object.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { fsyncDir } from '../native/index.js';
@@ -54,7 +54,13 @@ export function openFsStore(root: string): ObjectStore {
           const st = await stat(tmp);
           if (st.size !== size) throw new Error(`blob ${digestHex}: wrote ${st.size} bytes, expected ${size}`);
           const dest = pathOf(blobKey(digestHex));
-          if (existsSync(dest)) { await unlink(tmp); return; } // same content already stored
+          if (existsSync(dest)) {
+            // same content already stored: refresh its mtime so gc's grace period covers the new user
+            await unlink(tmp);
+            const now = new Date();
+            await utimes(dest, now, now);
+            return;
+          }
           await publish(tmp, dest);
         },
         async abort() { await close().catch(() => {}); await rm(tmp, { force: true }); },

@@ -30,6 +30,8 @@ export interface BlobWriter {
    * so the resumed upload can publish it once the blob is safe.
    */
   finish(digestHex: string, size: number, note?: string): Promise<void>;
+  /** After finish(note): the caller published the note, so the journal may forget the upload. */
+  published?(): Promise<void>;
   /** Drops everything written so far; safe to call after a failure. */
   abort(): Promise<void>;
 }

@@ -104,7 +104,9 @@ class MultipartWriter implements BlobWriter {
       const row = getUpload(this.db, this.rowId) as UploadRow;
       if (!isFinishedRow(row)) throw new Error(`journal row ${this.rowId} lost its digest`);
       await finalizeUpload(this.t, this.db, row, false);
-      setStatus(this.db, this.rowId, 'done');
+      // With a manifest to publish, the row stays 'completing' until the caller has published it
+      // (published()), so a crash in between is finished by resumePendingUploads.
+      setStatus(this.db, this.rowId, note ? 'completing' : 'done');
     } catch (err) {
       if (err instanceof UploadFailedError) setStatus(this.db, this.rowId, 'failed', err.message);
       throw err instanceof UploadFailedError
@@ -119,6 +121,10 @@ class MultipartWriter implements BlobWriter {
       await this.reader?.close().catch(() => undefined);
       release(this.stagingPath);
     }
+  }
+
+  async published(): Promise<void> {
+    setStatus(this.db, this.rowId, 'done');
   }
 
   async abort(): Promise<void> {
