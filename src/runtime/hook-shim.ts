@@ -6,12 +6,12 @@
 // asks the daemon over gRPC; it never calls the Docker API, which would deadlock on its own container.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
-import { readDockerContainerConfig, DEFAULT_DOCKER_ROOT } from './docker-config.js';
-import { overlayUpperDir } from './mountinfo.js';
-import { injectHooksIntoBundleConfig, mountDestinations, parseOciState, readSpec, rootPath } from './oci.js';
+import { join } from 'node:path';
+import { DEFAULT_DOCKER_ROOT } from './docker-config.js';
+import { gather, type GatheredFacts } from './container-facts.js';
+import { injectHooksIntoBundleConfig } from './oci.js';
 import { containerKey, parsePatterns } from './opt-in.js';
-import { markUnrestored } from './unrestored.js';
+import { restoreFailure } from './container-facts.js';
 
 export interface ShimOptions {
   socket: string;
@@ -56,23 +56,6 @@ function positive(name: string, v: string): number {
   return n;
 }
 
-/** The overlay upper dir of the container: from the live mount, else from dockerd's layer store. */
-export function findUpperDir(merged: string, dockerRoot: string, containerId: string): string {
-  try {
-    return overlayUpperDir(merged);
-  } catch (mountErr) {
-    // At poststop dockerd may have unmounted the rootfs already; overlay2 keeps <layer>/diff.
-    const mountIdFile = join(dockerRoot, 'image', 'overlay2', 'layerdb', 'mounts', containerId, 'mount-id');
-    if (existsSync(mountIdFile)) {
-      const upper = join(dockerRoot, 'overlay2', readFileSync(mountIdFile, 'utf8').trim(), 'diff');
-      if (existsSync(upper)) return upper;
-    }
-    const sibling = join(dirname(merged), 'diff');
-    if (existsSync(sibling)) return sibling;
-    throw mountErr;
-  }
-}
-
 function readStdin(): Promise<string> {
   return new Promise((resolve, reject) => {
     let s = '';
@@ -91,36 +74,6 @@ function namePatterns(runDir: string): string[] {
   }
 }
 
-interface GatheredFacts {
-  containerId: string;
-  runtime: string;
-  name: string;
-  labels: Record<string, string>;
-  image: { id: string; name: string };
-  bundle: string;
-  mergedDir: string;
-  upperDir: string;
-  mountDestinations: string[];
-}
-
-async function gather(opts: ShimOptions, stdin: string): Promise<GatheredFacts> {
-  const state = parseOciState(stdin);
-  const spec = readSpec(state.bundle);
-  const merged = rootPath(state.bundle, spec);
-  const cfg = await readDockerContainerConfig(opts.dockerRoot, state.id);
-  return {
-    containerId: state.id,
-    runtime: 'docker',
-    name: cfg.name,
-    labels: cfg.labels,
-    image: { id: cfg.imageId, name: cfg.imageName },
-    bundle: state.bundle,
-    mergedDir: merged,
-    upperDir: findUpperDir(merged, opts.dockerRoot, state.id),
-    mountDestinations: mountDestinations(spec),
-  };
-}
-
 async function callDaemon<T>(opts: ShimOptions, method: 'PrepareStart' | 'CaptureStop', facts: GatheredFacts, timeoutS: number): Promise<T> {
   if (!existsSync(opts.socket)) throw new Error(`the layerkeep daemon is not running (no socket at ${opts.socket}); start it with \`layerkeep serve\``);
   const { hookCall, HookCallError } = await import('./hook-client.js');
@@ -134,11 +87,11 @@ async function callDaemon<T>(opts: ShimOptions, method: 'PrepareStart' | 'Captur
   }
 }
 
-async function createRuntime(opts: ShimOptions): Promise<number> {
+async function createRuntime(opts: ShimOptions, stateText: string): Promise<number> {
   let facts: GatheredFacts | undefined;
   let policy = opts.onRestoreError;
   try {
-    facts = await gather(opts, await readStdin());
+    facts = await gather(opts, stateText);
     const label = facts.labels['layerkeep.on-restore-error'];
     if (label === 'start' || label === 'fail') policy = label;
     if (!containerKey(facts, namePatterns(opts.runDir))) {
@@ -149,15 +102,9 @@ async function createRuntime(opts: ShimOptions): Promise<number> {
     if (reply.action === 'restored') process.stderr.write(`layerkeep: ${reply.message}\n`);
     return 0;
   } catch (e) {
-    const who = facts ? `container ${facts.name || facts.containerId.slice(0, 12)}` : 'container';
-    const message = `layerkeep: cannot restore the state of ${who}: ${(e as Error).message}`;
-    if (policy === 'start') {
-      if (facts) markUnrestored(opts.runDir, facts.containerId, message);
-      process.stderr.write(`${message}; starting without it (on-restore-error=start)\n`);
-      return 0;
-    }
-    process.stderr.write(`${message} (the start is refused; on-restore-error=start would start without state)\n`);
-    return 1;
+    const r = restoreFailure(opts.runDir, facts, e as Error, policy);
+    process.stderr.write(r.text);
+    return r.code;
   }
 }
 
@@ -185,7 +132,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const { opts } = parseShimOptions(rest);
-  if (cmd === 'createRuntime') return createRuntime(opts);
+  if (cmd === 'createRuntime') return createRuntime(opts, await readStdin());
   if (cmd === 'poststop') return poststop(opts);
   throw new Error(`unknown hook stage ${JSON.stringify(cmd)}: expected createRuntime or poststop`);
 }

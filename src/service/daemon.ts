@@ -17,6 +17,7 @@ import type { HookDeps } from '../runtime/container-hooks.js';
 import { dockerClient, startDockerWatch, type DockerWatch } from '../runtime/docker-watch.js';
 import { parseImagePolicy } from '../runtime/image-policy.js';
 import { parsePatterns } from '../runtime/opt-in.js';
+import { watchStartSpool } from '../runtime/start-spool.js';
 import { parseDuration, type Config } from './config.js';
 import { createEventBus, type EventBus } from './events.js';
 import { createHandlers, pendingUploads } from './handlers.js';
@@ -140,6 +141,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   } else if (dockerMode !== 'off' && dockerMode !== 'auto') {
     throw new Error(`invalid --docker=${dockerMode}: use auto, on or off`);
   }
+  // The createRuntime hook's fast path (see start-spool.ts); only useful where the wrapper runs.
+  const spool = config['authz-socket'] ? undefined : watchStartSpool({ runDir, dockerRoot: config['docker-root'], hookDeps, log });
   let authz: { close(): Promise<void> } | undefined;
   if (config['authz-socket']) {
     const { serveAuthz } = await import('../runtime/authz.js');
@@ -159,6 +162,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         draining = true;
         log.info('shutting down: no new work; finishing in-flight work', { timeoutMs: shutdownMs });
         docker?.close();
+        spool?.close();
         await authz?.close().catch(() => undefined);
         const finished = await captures.drain(shutdownMs);
         if (!finished) log.warn('shutdown timeout: unfinished captures stay journaled and resume on the next start', { pending: captures.pending() });

@@ -2,7 +2,7 @@
 // move to another "host", through the runtime wrapper's hooks against a real private dockerd.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   currentSnapshot, docker, dockerEnv, fileStore, startLayerkeep, TREE_SCRIPT, uniq, waitForNewSnapshot,
@@ -56,6 +56,19 @@ describe('Docker: transparent persistence through the runtime wrapper', () => {
     await docker(['rm', name]);
     await waitForNewSnapshot(store, key);
     assert.equal(await look(env, key), EXPECTED);
+  });
+
+  it('restores through gRPC PrepareStart when the daemon\'s start spool is not there (the hook\'s fallback)', async () => {
+    const key = uniq('grpc');
+    await docker(['run', '--rm', '--label', `layerkeep.key=${key}`, env.image, 'sh', '-c', WRITE]);
+    await waitForNewSnapshot(store, key);
+    const spool = join(env.dockerdDir, 'lk', 'run', 'start');
+    rmSync(spool, { recursive: true, force: true });
+    try {
+      assert.equal(await look(env, key), EXPECTED);
+    } finally {
+      mkdirSync(spool, { mode: 0o700 });
+    }
   });
 
   it('captures a `docker run --rm` container before dockerd removes its layer', async () => {
