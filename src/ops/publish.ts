@@ -2,7 +2,7 @@
 // write. The ref only ever points at a manifest whose blob is complete and verified.
 import { createHash } from 'node:crypto';
 import { canonicalJson, type Manifest, manifestKey, type Ref, REF_MEDIA_TYPE, refKey } from '../store/layout.js';
-import { PreconditionFailedError } from '../store/types.js';
+import { type BlobWriter, PreconditionFailedError } from '../store/types.js';
 import { getKey, recordSnapshot, setKeyCurrent } from '../state/snapshots.js';
 import type { OpsContext } from './types.js';
 
@@ -85,5 +85,21 @@ export async function publishManifest(ctx: OpsContext, manifestJson: string, opt
         throw new RefConflictError(key, now?.ref.current ?? 'unknown', digest);
       }
     }
+  }
+}
+
+/**
+ * Publishes the manifest of a blob just written by `writer`, then lets the upload journal
+ * forget it — also when the ref race was lost (the snapshot is stored either way). On any
+ * other failure the journal keeps it, and the next start publishes it.
+ */
+export async function publishWritten(ctx: OpsContext, writer: BlobWriter, manifestJson: string, opts: PublishOptions = {}): Promise<{ digest: string; generation: number }> {
+  try {
+    const r = await publishManifest(ctx, manifestJson, opts);
+    await writer.published?.();
+    return r;
+  } catch (err) {
+    if (err instanceof RefConflictError) await writer.published?.();
+    throw err;
   }
 }

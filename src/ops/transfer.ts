@@ -9,7 +9,7 @@ import { decodeBlob } from '../snapshot/frameDecoder.js';
 import { readTar } from '../snapshot/tarReader.js';
 import { blobKey, canonicalJson, digestHex, LAYER_MEDIA_TYPE, type Manifest, MANIFEST_MEDIA_TYPE, validateKey } from '../store/layout.js';
 import { readManifest, resolveSnapshot } from './manifests.js';
-import { publishManifest } from './publish.js';
+import { publishWritten } from './publish.js';
 import { TOOL } from './snapshot.js';
 import type { OpsContext } from './types.js';
 
@@ -104,6 +104,6 @@ export async function importLayer(ctx: OpsContext, opts: { key: string; file: st
     await writer.abort().catch(() => {});
     throw err;
   }
-  const { digest } = await publishManifest(ctx, json, { takeOver: opts.takeOver }).finally(() => writer.published?.());
+  const { digest } = await publishWritten(ctx, writer, json, { takeOver: opts.takeOver });
   return { digest, files, blobSize: blob.blobSize, uncompressedSize: blob.uncompressedSize };
 }
