@@ -32,7 +32,7 @@ export interface HookDeps {
   /** Runs fn with the key's lock held (no snapshot or restore of the same key meanwhile). */
   withKeyLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
   emit(e: { type: string; key?: string; containerId?: string; manifestDigest?: string; message?: string; done?: number; total?: number }): void;
-  observeRestore(seconds: number, ok: boolean): void;
+  observeRestore(seconds: number, ok: boolean, bytesDownloaded?: number): void;
 }
 
 export interface PrepareResult {
@@ -76,9 +76,15 @@ export async function prepareStart(deps: HookDeps, c: ContainerFacts, mode: 'app
       if (check.message) ctx.log.warn(check.message, { key, container: c.containerId });
       const t0 = Date.now();
       deps.emit({ type: 'restore.started', key, containerId: c.containerId, manifestDigest: ref.ref.current });
-      const progress = { update: (phase: string, done: number, total?: number) => deps.emit({ type: 'restore.progress', key, containerId: c.containerId, message: phase, done, total: total ?? 0 }) };
+      let downloaded = 0;
+      const progress = {
+        update: (phase: string, done: number, total?: number) => {
+          if (phase === 'restore') downloaded = Math.max(downloaded, done);
+          deps.emit({ type: 'restore.progress', key, containerId: c.containerId, message: phase, done, total: total ?? 0 });
+        },
+      };
       const r = await restore({ ...ctx, progress }, { key, dir: mode === 'apply' ? c.mergedDir : c.upperDir, mode, force: true, snapshot: ref.ref.current });
-      deps.observeRestore((Date.now() - t0) / 1000, true);
+      deps.observeRestore((Date.now() - t0) / 1000, true, downloaded);
       deps.emit({ type: 'restore.finished', key, containerId: c.containerId, manifestDigest: r.manifestDigest, done: r.files, total: r.files });
       return r;
     });

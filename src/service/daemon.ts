@@ -88,9 +88,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     runDir,
     withKeyLock,
     emit: (e) => events.emit(e),
-    observeRestore: (seconds, ok) => {
+    observeRestore: (seconds, ok, bytes) => {
       metrics.restores.inc({ result: ok ? 'restored' : 'failed' });
       if (ok) metrics.restoreSeconds.observe(seconds);
+      if (bytes) metrics.bytesDown.inc({}, bytes);
     },
   };
 

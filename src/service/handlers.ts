@@ -131,7 +131,13 @@ export function createHandlers(deps: HandlerDeps): LayerKeepHandlers {
       }
       const t0 = Date.now();
       events.emit({ type: 'restore.started', key: req.key, message: req.dir });
-      const progress = { update: (phase: string, done: number, total?: number) => call.write({ phase, done, total: total ?? 0 }) };
+      let downloaded = 0;
+      const progress = {
+        update: (phase: string, done: number, total?: number) => {
+          if (phase === 'restore') downloaded = Math.max(downloaded, done);
+          call.write({ phase, done, total: total ?? 0 });
+        },
+      };
       const mode = req.mode === 'apply' ? 'apply' : req.mode === '' || req.mode === 'upper' ? 'upper' : null;
       if (!mode) {
         call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: `invalid restore mode ${JSON.stringify(req.mode)}: use upper or apply` });
@@ -142,6 +148,7 @@ export function createHandlers(deps: HandlerDeps): LayerKeepHandlers {
       })).then((r) => {
         metrics.restores.inc({ result: 'restored' });
         metrics.restoreSeconds.observe((Date.now() - t0) / 1000);
+        metrics.bytesDown.inc({}, downloaded);
         events.emit({ type: 'restore.finished', key: r.key, manifestDigest: r.manifestDigest, done: r.files, total: r.files });
         call.write({ phase: 'done', done: r.bytes, total: r.bytes, result: r });
         call.end();

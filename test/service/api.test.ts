@@ -115,6 +115,8 @@ describe('gRPC API', () => {
     assert.match(text, /layerkeep_snapshots_total\{result="unchanged"\} 1/);
     assert.match(text, /# TYPE layerkeep_snapshot_duration_seconds histogram/);
     assert.match(text, /layerkeep_pending_uploads 0/);
+    const down = Number(/layerkeep_bytes_downloaded_total (\d+)/.exec(text)?.[1]);
+    assert.ok(down > 0, 'restore bytes were not counted');
   });
 
   it('deletes an older snapshot from the key history, refuses to drop the current one, and runs gc', async () => {
