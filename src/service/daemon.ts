@@ -136,8 +136,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
 
   const dockerMode = config.docker;
   const dockerHost = config['docker-host'];
-  const dockerSocketExists = !dockerHost.startsWith('unix://') || existsSync(dockerHost.slice('unix://'.length));
-  if (dockerMode === 'on' || (dockerMode === 'auto' && dockerSocketExists)) {
+  // auto: Docker is installed (its socket or data root exists); the watcher waits for dockerd.
+  const dockerPresent = !dockerHost.startsWith('unix://') || existsSync(dockerHost.slice('unix://'.length)) || existsSync(config['docker-root']);
+  if (dockerMode === 'on' || (dockerMode === 'auto' && dockerPresent)) {
     docker = startDockerWatch({ docker: dockerClient(dockerHost), hookDeps, captures, log, wrapperRuntimes: parsePatterns(config['wrapper-runtimes']), dockerRoot: config['docker-root'] });
   } else if (dockerMode !== 'off' && dockerMode !== 'auto') {
     throw new Error(`invalid --docker=${dockerMode}: use auto, on or off`);
