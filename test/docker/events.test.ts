@@ -10,13 +10,14 @@ import { unary } from '../../src/service/client.js';
 import type { Event__Output } from '../../src/service/generated/layerkeep/v1/Event.js';
 import { REPO, docker, dockerEnv, fileStore, startLayerkeep, uniq, waitFor, waitForNewSnapshot, type DockerEnv, type LayerkeepProcess } from './helpers.js';
 
+// Fails the file (not skips it) when the private dockerd's variables are missing.
+const env: DockerEnv = dockerEnv();
+
 describe('Docker events: discovery and reconciliation', () => {
-  let env: DockerEnv;
   let store: string;
   let lk: LayerkeepProcess | undefined;
 
   before(() => {
-    env = dockerEnv();
     store = fileStore();
   });
   after(async () => {

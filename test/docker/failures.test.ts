@@ -11,13 +11,14 @@ import {
   type DockerEnv, type LayerkeepProcess,
 } from './helpers.js';
 
+// Fails the file (not skips it) when the private dockerd's variables are missing.
+const env: DockerEnv = dockerEnv();
+
 describe('Docker: failures around the daemon', () => {
-  let env: DockerEnv;
   let store: string;
   let lk: LayerkeepProcess | undefined;
 
   before(() => {
-    env = dockerEnv();
     store = fileStore();
   });
   after(async () => {

@@ -9,6 +9,9 @@ import {
   type DockerEnv, type LayerkeepProcess,
 } from './helpers.js';
 
+// Fails the file (not skips it) when the private dockerd's variables are missing.
+const env: DockerEnv = dockerEnv();
+
 // What the first container does to its layer: new files and dirs, a deleted image file, and an
 // image directory replaced by a new one (opaque), so restore must get whiteouts right.
 const WRITE = [
@@ -36,12 +39,10 @@ async function look(env: DockerEnv, key: string, extra: string[] = []): Promise<
 }
 
 describe('Docker: transparent persistence through the runtime wrapper', () => {
-  let env: DockerEnv;
   let store: string;
   let lk: LayerkeepProcess;
 
   before(async () => {
-    env = dockerEnv();
     store = fileStore();
     lk = await startLayerkeep(env, { store });
   });

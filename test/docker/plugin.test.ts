@@ -8,6 +8,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DOCKER, REPO, dockerEnv, TREE_SCRIPT, uniq, waitFor } from './helpers.js';
 
+// Fails the file (not skips it) when the private dockerd's variables are missing.
+const env = dockerEnv(); // this suite runs a second dockerd beside that one
+
 function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 300_000): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
@@ -24,7 +27,6 @@ describe('Docker: managed authorization plugin mode', () => {
   const d = (args: string[]) => sh(DOCKER, args, { DOCKER_HOST: dockerHost });
 
   before(async () => {
-    const env = dockerEnv(); // the suite runs beside the main private dockerd
     dir = mkdtempSync(join(env.dockerdDir.replace(/\/[^/]+$/, ''), 'lkp-'));
     const exports = await sh('bash', [join(REPO, 'test/infra/dockerd-start.sh'), dir], { LK_DOCKERD_NO_WRAPPER: '1' });
     dockerHost = /DOCKER_HOST=(\S+)/.exec(exports)![1];
