@@ -34,6 +34,35 @@ const GEAR = (() => {
 const MASK_HARD = (0x3ffff << 14) | 0;
 const MASK_EASY = (0x3fff << 18) | 0;
 
+/** The gear state where the last scan stopped without a cut. */
+let scanState = 0;
+
+/**
+ * Rolls the gear hash over d[i..end) from state f; returns the index just past the first byte
+ * where (state & mask) is zero, or -1 (then scanState holds the state). Unrolled by four: the
+ * loop is the hot path of chunking.
+ */
+function scan(d: Uint8Array, i: number, end: number, mask: number, f: number): number {
+  const g = GEAR;
+  const end4 = end - 3;
+  for (; i < end4; i += 4) {
+    f = ((f << 1) + g[d[i]!]!) | 0;
+    if ((f & mask) === 0) return i + 1;
+    f = ((f << 1) + g[d[i + 1]!]!) | 0;
+    if ((f & mask) === 0) return i + 2;
+    f = ((f << 1) + g[d[i + 2]!]!) | 0;
+    if ((f & mask) === 0) return i + 3;
+    f = ((f << 1) + g[d[i + 3]!]!) | 0;
+    if ((f & mask) === 0) return i + 4;
+  }
+  for (; i < end; i++) {
+    f = ((f << 1) + g[d[i]!]!) | 0;
+    if ((f & mask) === 0) return i + 1;
+  }
+  scanState = f;
+  return -1;
+}
+
 export interface Chunker {
   push(data: Buffer): void;
   /** Ends the file: the bytes since the last cut become the final chunk. */
@@ -70,23 +99,24 @@ export function createChunker(onChunk?: (c: Chunk) => void): Chunker {
         // `len` counts the chunk's bytes up to data[i0].
         const i0 = i;
         let f = fp;
-        let found = false;
+        let at = -1;
         const hardEnd = Math.min(n, i0 + Math.max(0, CHUNK_AVG - len));
-        for (; i < hardEnd; i++) {
-          f = ((f << 1) + GEAR[data[i]!]!) | 0;
-          if ((f & MASK_HARD) === 0) { i++; found = true; break; }
+        if (i < hardEnd) {
+          at = scan(data, i, hardEnd, MASK_HARD, f);
+          if (at < 0) { f = scanState; i = hardEnd; }
         }
-        if (!found) {
+        if (at < 0) {
           const easyEnd = Math.min(n, i0 + (CHUNK_MAX - len));
-          for (; i < easyEnd; i++) {
-            f = ((f << 1) + GEAR[data[i]!]!) | 0;
-            if ((f & MASK_EASY) === 0) { i++; found = true; break; }
+          if (i < easyEnd) {
+            at = scan(data, i, easyEnd, MASK_EASY, f);
+            if (at < 0) { f = scanState; i = easyEnd; }
           }
         }
+        if (at >= 0) i = at;
         hash.update(data.subarray(start, i));
         len += i - i0;
         fp = f;
-        if (found || len >= CHUNK_MAX) cut();
+        if (at >= 0 || len >= CHUNK_MAX) cut();
       }
     },
     end(): Chunk[] {

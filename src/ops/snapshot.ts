@@ -41,6 +41,7 @@ const ENTRY_OVERHEAD = 1024;
 
 interface Walked {
   entries: WalkedEntry[];
+  /** Index rows with link targets (built only when the quick fingerprint check did not settle it). */
   rows: LinkedIndexRow[];
   fingerprint: string;
   root: NonNullable<Manifest['root']>;
@@ -70,7 +71,7 @@ export async function snapshot(ctx: OpsContext, req: SnapshotOptions): Promise<S
   const plainRows = indexRows(entries);
   const walked: Walked = {
     entries,
-    rows: baselineRows(entries, plainRows),
+    rows: [],
     fingerprint: treeFingerprint(plainRows, [`allowDevices=${!!req.allowDevices}`]),
     root: { mode: Number(rootStat.mode) & 0o7777, uid: Number(rootStat.uid), gid: Number(rootStat.gid), mtimeNs: rootStat.mtimeNs.toString() },
     treeSize: entries.reduce((a, e) => a + (e.type === 'file' ? e.size : 0), 0),
@@ -86,6 +87,7 @@ export async function snapshot(ctx: OpsContext, req: SnapshotOptions): Promise<S
     if (remote?.ref.current === last.manifest_digest) return unchanged(ctx, key, last.manifest_digest, warnings);
   }
 
+  walked.rows = baselineRows(entries, plainRows);
   let reason: string | null = null;
   let plan: DiffPlan | null = null;
   if (req.force) reason = 'forced';
@@ -96,7 +98,7 @@ export async function snapshot(ctx: OpsContext, req: SnapshotOptions): Promise<S
   }
   else {
     const found = await planDiff(ctx, key, baselineDigest, walked, req, limits);
-    if ('unchanged' in found) return unchanged(ctx, key, baselineDigest, warnings, walked);
+    if ('unchanged' in found) return unchanged(ctx, key, baselineDigest, warnings);
     if ('reason' in found) reason = found.reason;
     else plan = found;
   }
@@ -277,15 +279,10 @@ function result(key: string, digest: string, m: ChainManifest, w: Walked, warnin
   };
 }
 
-/** Nothing to store. When the walk differs only in what the change test ignores (ctimes, directory
- *  inodes), the baseline takes the new metadata so the next check is a fingerprint match again. */
-function unchanged(ctx: OpsContext, key: string, digest: string, warnings: string[], w?: Walked): SnapshotResult {
+/** Nothing to store. (When the walk differs only in what the change test ignores, e.g. the
+ *  ctimes of a hard-link copy, the baseline is kept as it is: the next copy differs again.) */
+function unchanged(ctx: OpsContext, key: string, digest: string, warnings: string[]): SnapshotResult {
   const row = getSnapshot(ctx.state, digest);
-  if (w) {
-    const maps = loadChunkMaps(ctx.state, key);
-    saveBaseline(ctx.state, key, digest, w.rows, maps);
-    ctx.state.prepare('UPDATE snapshots SET tree_fingerprint = ? WHERE manifest_digest = ?').run(w.fingerprint, digest);
-  }
   ctx.log.info('unchanged since the last snapshot: nothing uploaded', { key, snapshot: digest });
   return {
     key, changed: false, manifestDigest: digest, blobDigest: row?.blob_digest ?? '', diffId: row?.diff_id ?? '',
