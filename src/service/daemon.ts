@@ -17,7 +17,7 @@ import type { HookDeps } from '../runtime/container-hooks.js';
 import { dockerClient, startDockerWatch, type DockerWatch } from '../runtime/docker-watch.js';
 import { parseImagePolicy } from '../runtime/image-policy.js';
 import { parsePatterns } from '../runtime/opt-in.js';
-import { watchStartSpool } from '../runtime/start-spool.js';
+import { watchHookSpool } from '../runtime/hook-spool.js';
 import { parseDuration, type Config } from './config.js';
 import { createEventBus, type EventBus } from './events.js';
 import { createHandlers, pendingUploads } from './handlers.js';
@@ -143,8 +143,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   } else if (dockerMode !== 'off' && dockerMode !== 'auto') {
     throw new Error(`invalid --docker=${dockerMode}: use auto, on or off`);
   }
-  // The createRuntime hook's fast path (see start-spool.ts); only useful where the wrapper runs.
-  const spool = config['authz-socket'] ? undefined : watchStartSpool({ runDir, dockerRoot: config['docker-root'], hookDeps, log });
+  // The hooks' fast path (see hook-spool.ts); only useful where the wrapper runs.
+  const spool = config['authz-socket'] ? undefined : watchHookSpool({ runDir, dockerRoot: config['docker-root'], hookDeps, log });
   let authz: { close(): Promise<void> } | undefined;
   if (config['authz-socket']) {
     const { serveAuthz } = await import('../runtime/authz.js');

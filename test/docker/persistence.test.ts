@@ -59,13 +59,13 @@ describe('Docker: transparent persistence through the runtime wrapper', () => {
     assert.equal(await look(env, key), EXPECTED);
   });
 
-  it('restores through gRPC PrepareStart when the daemon\'s start spool is not there (the hook\'s fallback)', async () => {
-    const key = uniq('grpc');
-    await docker(['run', '--rm', '--label', `layerkeep.key=${key}`, env.image, 'sh', '-c', WRITE]);
-    await waitForNewSnapshot(store, key);
-    const spool = join(env.dockerdDir, 'lk', 'run', 'start');
+  it('restores and captures through gRPC when the daemon\'s hook spool is not there (the hooks\' fallback)', async () => {
+    const spool = join(env.dockerdDir, 'lk', 'run', 'spool');
     rmSync(spool, { recursive: true, force: true });
     try {
+      const key = uniq('grpc');
+      await docker(['run', '--rm', '--label', `layerkeep.key=${key}`, env.image, 'sh', '-c', WRITE]);
+      await waitForNewSnapshot(store, key);
       assert.equal(await look(env, key), EXPECTED);
     } finally {
       mkdirSync(spool, { mode: 0o700 });
