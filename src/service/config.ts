@@ -19,7 +19,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'tls-cert', default: '', help: 'PEM certificate for --listen' },
   { name: 'tls-key', default: '', help: 'PEM private key for --listen' },
   { name: 'tls-client-ca', default: '', help: 'PEM CA bundle; when set, TCP clients must present a certificate it signed' },
-  { name: 'run-dir', default: '/run/layerkeep', help: 'runtime files shared with the hooks (pid file, start spool, name patterns); must match the wrapper\'s --layerkeep-run-dir' },
+  { name: 'run-dir', default: '/run/layerkeep', help: 'runtime files shared with the hooks (pid file, hook spool, name patterns); must match the wrapper\'s --layerkeep-run-dir' },
   { name: 'docker', default: 'auto', help: 'Docker integration: auto (when Docker\'s socket or data root exists), on, off' },
   { name: 'docker-host', default: 'unix:///var/run/docker.sock', help: 'Docker API endpoint (unix:// or tcp://)' },
   { name: 'docker-root', default: '/var/lib/docker', help: "dockerd's --data-root (config.v2.json, overlay2)" },
