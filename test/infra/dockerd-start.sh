@@ -46,7 +46,8 @@ fail() {
 install_missing() {
   local need=()
   command -v dockerd >/dev/null 2>&1 && [ -x /usr/sbin/runc ] || need+=(docker.io)
-  [ -x /bin/busybox ] && /bin/busybox --list >/dev/null 2>&1 || need+=(busybox-static)
+  # the image needs a statically linked busybox (Debian's busybox package is dynamic)
+  { [ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1; } || need+=(busybox-static)
   [ ${#need[@]} -eq 0 ] && return 0
   log "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
