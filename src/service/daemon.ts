@@ -37,7 +37,10 @@ export interface Daemon {
 }
 
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
+  // Check what can be checked before anything is opened or bound.
   const imagePolicy = parseImagePolicy(config['image-policy']);
+  if (config.listen && (!config['tls-cert'] || !config['tls-key'])) throw new Error('--listen needs --tls-cert and --tls-key (the TCP API is TLS only)');
+  if (!['auto', 'on', 'off'].includes(config.docker)) throw new Error(`invalid --docker=${config.docker}: use auto, on or off`);
   const shutdownMs = parseDuration(config['shutdown-timeout'], 'shutdown-timeout');
   const namePatterns = parsePatterns(config['name-patterns']);
   const runDir = config['run-dir'];
@@ -106,7 +109,6 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     .catch((e) => log.error('resuming captures failed', { error: (e as Error).message }));
 
   let draining = false;
-  let docker: DockerWatch | undefined;
   const server = new grpc.Server();
   const api = loadApi();
   server.addService(api.LayerKeep.service, createHandlers({
@@ -115,45 +117,54 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   }));
 
   const socket = config.socket;
-  await prepareSocketPath(socket);
-  await bind(server, `unix:${socket}`, grpc.ServerCredentials.createInsecure());
-  chmodSync(socket, 0o660);
-  if (config['socket-group']) chownSync(socket, 0, resolveGroup(config['socket-group']));
-  let tcpPort: number | undefined;
-  if (config.listen) {
-    if (!config['tls-cert'] || !config['tls-key']) throw new Error('--listen needs --tls-cert and --tls-key (the TCP API is TLS only)');
-    const ca = config['tls-client-ca'] ? readFileSync(config['tls-client-ca']) : null;
-    const creds = grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(config['tls-cert']), private_key: readFileSync(config['tls-key']) }], !!ca);
-    tcpPort = await bind(server, config.listen, creds);
-  }
+  // From here on a failure must release what was opened, or the process would not exit.
   let metricsServer: HttpServer | undefined;
-  let metricsPort: number | undefined;
-  if (config['metrics-listen']) {
-    metricsServer = await serveMetrics(metricsRegistry, config['metrics-listen']);
-    const addr = metricsServer.address();
-    metricsPort = typeof addr === 'object' && addr ? addr.port : undefined;
-  }
-
-  const dockerMode = config.docker;
-  const dockerHost = config['docker-host'];
-  // auto: Docker is installed (its socket or data root exists); the watcher waits for dockerd.
-  const dockerPresent = !dockerHost.startsWith('unix://') || existsSync(dockerHost.slice('unix://'.length)) || existsSync(config['docker-root']);
-  if (dockerMode === 'on' || (dockerMode === 'auto' && dockerPresent)) {
-    docker = startDockerWatch({ docker: dockerClient(dockerHost), hookDeps, captures, log, wrapperRuntimes: parsePatterns(config['wrapper-runtimes']), dockerRoot: config['docker-root'] });
-  } else if (dockerMode !== 'off' && dockerMode !== 'auto') {
-    throw new Error(`invalid --docker=${dockerMode}: use auto, on or off`);
-  }
-  // The hooks' fast path (see hook-spool.ts); only useful where the wrapper runs.
-  const spool = config['authz-socket'] ? undefined : watchHookSpool({ runDir, dockerRoot: config['docker-root'], hookDeps, log });
+  let docker: DockerWatch | undefined;
+  let spool: { close(): void } | undefined;
   let authz: { close(): Promise<void> } | undefined;
-  if (config['authz-socket']) {
-    const { serveAuthz } = await import('../runtime/authz.js');
-    authz = await serveAuthz({
-      socket: config['authz-socket'], docker: dockerClient(dockerHost), dockerRoot: config['docker-root'], hookDeps, log,
-      timeoutMs: parseDuration(config['authz-timeout'], 'authz-timeout'),
-    });
+  let tcpPort: number | undefined;
+  let metricsPort: number | undefined;
+  const dockerHost = config['docker-host'];
+  try {
+    await prepareSocketPath(socket);
+    await bind(server, `unix:${socket}`, grpc.ServerCredentials.createInsecure());
+    chmodSync(socket, 0o660);
+    if (config['socket-group']) chownSync(socket, 0, resolveGroup(config['socket-group']));
+    if (config.listen) {
+      const ca = config['tls-client-ca'] ? readFileSync(config['tls-client-ca']) : null;
+      const creds = grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(config['tls-cert']), private_key: readFileSync(config['tls-key']) }], !!ca);
+      tcpPort = await bind(server, config.listen, creds);
+    }
+    if (config['metrics-listen']) {
+      metricsServer = await serveMetrics(metricsRegistry, config['metrics-listen']);
+      const addr = metricsServer.address();
+      metricsPort = typeof addr === 'object' && addr ? addr.port : undefined;
+    }
+    // auto: Docker is installed (its socket or data root exists); the watcher waits for dockerd.
+    const dockerPresent = !dockerHost.startsWith('unix://') || existsSync(dockerHost.slice('unix://'.length)) || existsSync(config['docker-root']);
+    if (config.docker === 'on' || (config.docker === 'auto' && dockerPresent)) {
+      docker = startDockerWatch({ docker: dockerClient(dockerHost), hookDeps, captures, log, wrapperRuntimes: parsePatterns(config['wrapper-runtimes']), dockerRoot: config['docker-root'] });
+    }
+    // The hooks' fast path (see hook-spool.ts); only useful where the wrapper runs.
+    if (!config['authz-socket']) spool = watchHookSpool({ runDir, dockerRoot: config['docker-root'], hookDeps, log });
+    if (config['authz-socket']) {
+      const { serveAuthz } = await import('../runtime/authz.js');
+      authz = await serveAuthz({
+        socket: config['authz-socket'], docker: dockerClient(dockerHost), dockerRoot: config['docker-root'], hookDeps, log,
+        timeoutMs: parseDuration(config['authz-timeout'], 'authz-timeout'),
+      });
+    }
+    writeFileSync(join(runDir, 'layerkeep.pid'), `${process.pid}\n`);
+  } catch (e) {
+    docker?.close();
+    spool?.close();
+    captures.stop();
+    server.forceShutdown();
+    await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
+    await Promise.race([resumed, sleep(1000)]);
+    await closeContext(ctx).catch(() => undefined);
+    throw e;
   }
-  writeFileSync(join(runDir, 'layerkeep.pid'), `${process.pid}\n`);
   log.info('layerkeep daemon serving', { socket, store: ctx.store.description, stateDir: config['state-dir'], docker: !!docker, authz: config['authz-socket'] || undefined, tcpPort, metricsPort });
 
   let closing: Promise<void> | undefined;

@@ -141,6 +141,33 @@ describe('gRPC API', () => {
   });
 });
 
+describe('gRPC over TCP with TLS', () => {
+  it('serves the API on --listen with the given certificate, and refuses clients without a trusted one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'layerkeep-tls-'));
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const { config } = loadConfig([`--socket=${join(dir, 'lk.sock')}`, `--store=file://${join(dir, 'store')}`, `--state-dir=${join(dir, 'state')}`,
+      `--run-dir=${join(dir, 'run')}`, '--docker=off', '--listen=127.0.0.1:0', `--tls-cert=${cert}`, `--tls-key=${key}`], {});
+    const d = await startDaemon(config, jsonLogger('error', () => undefined));
+    try {
+      assert.ok(d.tcpPort && d.tcpPort > 0);
+      const c = createClient({ address: `localhost:${d.tcpPort}`, tlsCa: cert });
+      const h = await unary<object, { status: string }>(c, c.Health as never, {});
+      assert.equal(h.status, 'serving');
+      c.close();
+      const untrusted = createClient({ address: `localhost:${d.tcpPort}` }); // system CAs only
+      await assert.rejects(unary(untrusted, untrusted.Health as never, {}, 3000), (e: grpc.ServiceError) => e.code === 14);
+      untrusted.close();
+      const noTls = loadConfig([`--socket=${join(dir, 'lk2.sock')}`, `--store=file://${join(dir, 'store')}`, `--state-dir=${join(dir, 'state2')}`, `--run-dir=${join(dir, 'run2')}`, '--docker=off', '--listen=127.0.0.1:0'], {});
+      await assert.rejects(startDaemon(noTls.config, jsonLogger('error', () => undefined)), /--listen needs --tls-cert and --tls-key/);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
 describe('layerkeep serve', () => {
   it('--help shows every option with its environment variable and default', () => {
     const out = execFileSync(process.execPath, [MAIN, 'serve', '--help'], { encoding: 'utf8' });
