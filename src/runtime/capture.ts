@@ -27,7 +27,8 @@ export interface CaptureRecord {
   error?: string;
 }
 
-export type SnapshotCapture = (rec: CaptureRecord, treeDir: string) => Promise<void>;
+/** Snapshots a captured tree; calls doneReading() once it has read every file (before upload ends). */
+export type SnapshotCapture = (rec: CaptureRecord, treeDir: string, doneReading: () => void) => Promise<void>;
 
 export interface CaptureManager {
   capture(req: Pick<CaptureRecord, 'key' | 'containerId' | 'name' | 'image' | 'upperDir'>): Promise<CaptureRecord>;
@@ -80,7 +81,9 @@ export function createCaptureManager(opts: { dir: string; log: Logger; snapshot:
   function enqueue(rec: CaptureRecord): Promise<void> {
     queuedKeys.set(rec.key, (queuedKeys.get(rec.key) ?? 0) + 1);
     const prev = keyChains.get(rec.key) ?? Promise.resolve();
-    const job = prev.then(() => runSnapshot(rec));
+    let doneReading!: () => void;
+    const reading = new Promise<void>((r) => (doneReading = r));
+    const job = prev.then(() => runSnapshot(rec, doneReading));
     const chain = job.finally(() => {
       const n = (queuedKeys.get(rec.key) ?? 1) - 1;
       if (n <= 0) queuedKeys.delete(rec.key);
@@ -88,16 +91,17 @@ export function createCaptureManager(opts: { dir: string; log: Logger; snapshot:
       if (keyChains.get(rec.key) === chain) keyChains.delete(rec.key);
     });
     keyChains.set(rec.key, chain);
-    if (rec.linked !== false) trackReader(rec.upperDir, chain);
+    // The copy shares inodes with the upper dir until the snapshot has read it all.
+    if (rec.linked !== false) trackReader(rec.upperDir, Promise.race([reading, chain]));
     return chain;
   }
 
-  async function runSnapshot(rec: CaptureRecord): Promise<void> {
+  async function runSnapshot(rec: CaptureRecord, doneReading: () => void): Promise<void> {
     if (stopped) return;
     active.add(rec.id);
     try {
       rec.attempts += 1;
-      await opts.snapshot(rec, treePath(rec.id));
+      await opts.snapshot(rec, treePath(rec.id), doneReading);
       await rm(join(dir, rec.id), { recursive: true, force: true });
       if (failed.get(rec.key)?.id === rec.id) failed.delete(rec.key);
       log.info('capture snapshotted', { capture: rec.id, key: rec.key, container: rec.containerId });

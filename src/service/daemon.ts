@@ -58,13 +58,15 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const captures: CaptureManager = createCaptureManager({
     dir: config['capture-dir'],
     log,
-    snapshot: (rec, tree) => withKeyLock(rec.key, async () => {
+    snapshot: (rec, tree, doneReading) => withKeyLock(rec.key, async () => {
       const t0 = Date.now();
       events.emit({ type: 'snapshot.started', key: rec.key, containerId: rec.containerId, message: rec.id });
       try {
         let last = 0;
         const progress = {
           update: (phase: string, done: number, total?: number) => {
+            // Every file's content has been read: a restart of the container may go ahead.
+            if (phase === 'pack' && total && done >= total) doneReading();
             if (Date.now() - last < 200 && done !== total) return;
             last = Date.now();
             events.emit({ type: phase === 'pack' ? 'upload.progress' : `${phase}.progress`, key: rec.key, containerId: rec.containerId, message: phase, done, total: total ?? 0 });

@@ -180,6 +180,26 @@ describe('capture manager', () => {
     assert.deepEqual(readdirSync(dir), [], 'a snapshotted capture leaves the journal');
   });
 
+  it('lets a start go ahead once the snapshot has read the copy, before its upload ends', async () => {
+    const up = upperWithWhiteouts();
+    const dir = join(tmp('layerkeep-capdir-'), 'captures');
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let readAll!: () => void;
+    const read = new Promise<void>((r) => (readAll = r));
+    const m = createCaptureManager({ dir, log: silentLogger, snapshot: async (_rec, _tree, doneReading) => { await read; doneReading(); await gate; } });
+    await m.capture({ key: 'k3', containerId: 'e'.repeat(64), name: 'n', image: { id: 'i' }, upperDir: up });
+    let waited = false;
+    const w = m.waitForReaders(up).then(() => (waited = true));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(waited, false, 'a start went ahead while the copy was still being read');
+    readAll();
+    await w;
+    assert.equal(m.inProgress('k3'), true, 'the upload part was expected to be still running');
+    release();
+    await m.waitForKey('k3');
+  });
+
   it('keeps a failed capture journaled and resumes it in a new manager (after a crash)', async () => {
     const up = upperWithWhiteouts();
     const dir = join(tmp('layerkeep-capdir-'), 'captures');
