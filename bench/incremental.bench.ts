@@ -18,6 +18,18 @@ import type { OpsContext, SnapshotResult } from '../src/ops/types.js';
 const totalMb = Number(process.env.LAYERKEEP_BENCH_MB ?? 1024);
 const root = join(process.env.LAYERKEEP_BENCH_DIR ?? tmpdir(), `layerkeep-incr-bench-${process.pid}`);
 
+/** A small seeded PRNG (mulberry32), so every run edits the same places. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
 function textish(n: number): Buffer {
   const words = ['layer', 'keep', 'container', 'state', 'overlay', 'snapshot', 'log', 'INFO', 'request', '200', 'GET', '/api/v1'];
   const parts: string[] = [];
@@ -63,6 +75,7 @@ function generateLayer(dir: string): Layer {
 /** Changes ~1 % of the layer's bytes: 0.3 % small files, 0.4 % edits inside large files, 0.3 % appended. */
 function changeOnePercent(l: Layer, gen: number): number {
   const budget = totalMb << 20;
+  const rnd = prng(gen);
   let changed = 0;
   for (let i = 0; changed < budget * 0.003; i++) {
     const p = l.small[(gen * 7919 + i * 104_729) % l.small.length]!;
@@ -77,7 +90,7 @@ function changeOnePercent(l: Layer, gen: number): number {
     const len = 64 << 10;
     const fd = openSync(p, 'r+');
     for (let k = 0; k < 4 && done < editTotal; k++) {
-      writeSync(fd, randomBytes(len), 0, len, Math.floor(Math.random() * (size - len)));
+      writeSync(fd, randomBytes(len), 0, len, Math.floor(rnd() * (size - len)));
       done += len;
     }
     closeSync(fd);

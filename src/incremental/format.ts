@@ -108,7 +108,7 @@ export interface LayerIndex {
 
 /** First element of a run that copies chunks from an earlier layer's map. */
 const COPY = '=';
-/** Chunk references one index may expand to (runs repeat earlier maps; 4 M chunks ~ 256 GiB of large files). */
+/** Chunk references one index may expand to (runs repeat earlier maps; 4 M chunks ~ 128 GiB of large files). */
 export const MAX_INDEX_CHUNKS = 4_000_000;
 
 /** Finds the chunk map of `path` in the index of chain position `layer` (an earlier one). */

@@ -51,7 +51,6 @@ interface Walked {
 /** A diff that will be written: what changed and how large files are stored. */
 interface DiffPlan {
   baseDigest: string;
-  base: ChainManifest;
   baseChain: ChainState & { restoreSize: number; digests: string[] };
   diff: TreeDiff;
   chunked: ChunkRefPlan;
@@ -95,8 +94,7 @@ export async function snapshot(ctx: OpsContext, req: SnapshotOptions): Promise<S
     reason = lastDigest
       ? 'this host has no baseline tree for the key (restore it into an upper dir, or snapshot it once, to start a chain)'
       : 'first snapshot of the key on this host';
-  }
-  else {
+  } else {
     const found = await planDiff(ctx, key, baselineDigest, walked, req, limits);
     if ('unchanged' in found) return unchanged(ctx, key, baselineDigest, warnings);
     if ('reason' in found) reason = found.reason;
@@ -151,7 +149,7 @@ async function planDiff(
   }
   const reason = fullSnapshotReason(baseChain, estimate, limits);
   if (reason) return { reason };
-  return { baseDigest, base, baseChain, diff, chunked, estimate };
+  return { baseDigest, baseChain, diff, chunked, estimate };
 }
 
 function chainStateOf(digest: string, m: ChainManifest): DiffPlan['baseChain'] {
