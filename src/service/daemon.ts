@@ -47,13 +47,24 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   mkdirSync(runDir, { recursive: true, mode: 0o755 });
   publishNamePatterns(runDir, namePatterns);
 
-  const ctx = await openContext({ store: config.store, stateDir: config['state-dir'], log });
+  // Part retries are counted from the S3 store's retry log line (it has no counter of its own).
+  let onPartRetry = (): void => undefined;
+  const storeLog: Logger = {
+    ...log,
+    debug: (msg, fields) => {
+      if (msg === 'retrying S3 request' && /^upload of part /.test(String(fields?.what ?? ''))) onPartRetry();
+      log.debug(msg, fields);
+    },
+  };
+  const ctx = await openContext({ store: config.store, stateDir: config['state-dir'], log: storeLog });
   if (config.host) ctx.host = config.host;
   const events = createEventBus();
   const metricsRegistry = createMetrics();
   const withKeyLock = createKeyLock();
   // (captures is declared below; the gauge reads it only when /metrics is scraped)
   const metrics = daemonMetrics(metricsRegistry, { pendingUploads: () => pendingUploads(ctx).length, pendingCaptures: () => captures.pending() });
+
+  onPartRetry = () => metrics.partRetries.inc();
 
   const captures: CaptureManager = createCaptureManager({
     dir: config['capture-dir'],
