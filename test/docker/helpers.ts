@@ -2,7 +2,7 @@
 // test/infra/dockerd-start.sh (the Makefile runs it and exports its variables), a layerkeep
 // daemon process on the socket the runtime wrapper was registered with, and docker CLI calls.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,17 @@ export function dockerEnv(): DockerEnv {
     socket: process.env.LAYERKEEP_TEST_SOCKET!,
     image: process.env.LAYERKEEP_TEST_IMAGE!,
   };
+}
+
+// Temp dirs this test process made (stores, state dirs); removed when it exits.
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
 }
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -63,7 +74,7 @@ export interface LayerkeepProcess {
 
 /** Starts `layerkeep serve` on the socket the wrapper was registered with, and waits for Health. */
 export async function startLayerkeep(env: DockerEnv, opts: { store: string; stateDir?: string; extra?: string[] }): Promise<LayerkeepProcess> {
-  const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'layerkeep-state-'));
+  const stateDir = opts.stateDir ?? tempDir('layerkeep-state-');
   const args = [
     join(REPO, 'dist/src/cli/main.js'), 'serve',
     `--socket=${env.socket}`, `--run-dir=${join(env.dockerdDir, 'lk', 'run')}`,
@@ -158,5 +169,5 @@ export const TREE_SCRIPT = (paths: string[]): string =>
   `elif [ -f "$p" ]; then echo "$p file $(cat "$p" | head -c 200)"; else echo "$p other"; fi; done`;
 
 export function fileStore(): string {
-  return 'file://' + mkdtempSync(join(tmpdir(), 'layerkeep-store-'));
+  return 'file://' + tempDir('layerkeep-store-');
 }
