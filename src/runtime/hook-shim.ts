@@ -94,10 +94,9 @@ async function createRuntime(opts: ShimOptions, stateText: string): Promise<numb
     facts = await gather(opts, stateText);
     const label = facts.labels['layerkeep.on-restore-error'];
     if (label === 'start' || label === 'fail') policy = label;
-    if (!containerKey(facts, namePatterns(opts.runDir))) {
-      // Not opted in by label; the daemon's name patterns may still opt it in.
-      if (namePatterns(opts.runDir).length === 0) return 0;
-    }
+    // Labels, or the name patterns the daemon published: a container neither opts in needs
+    // nothing (and must not depend on the daemon being up).
+    if (!containerKey(facts, namePatterns(opts.runDir))) return 0;
     const reply = await callDaemon<{ action: string; message: string }>(opts, 'PrepareStart', facts, opts.restoreTimeout);
     if (reply.action === 'restored') process.stderr.write(`layerkeep: ${reply.message}\n`);
     return 0;
@@ -112,7 +111,7 @@ async function poststop(opts: ShimOptions): Promise<number> {
   let facts: GatheredFacts | undefined;
   try {
     facts = await gather(opts, await readStdin());
-    if (!containerKey(facts, namePatterns(opts.runDir)) && namePatterns(opts.runDir).length === 0) return 0;
+    if (!containerKey(facts, namePatterns(opts.runDir))) return 0;
     await callDaemon(opts, 'CaptureStop', facts, Math.max(1, opts.captureTimeout - 2));
     return 0;
   } catch (e) {

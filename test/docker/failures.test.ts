@@ -99,4 +99,23 @@ describe('Docker: failures around the daemon', () => {
     assert.match(r.stderr, /was snapshotted on image .* but the container runs .*refusing to restore \(image policy refuse/);
     await docker(['rmi', other]);
   });
+
+  it('opts containers in by name pattern; with the daemon down, names the patterns miss still start', async () => {
+    await lk?.stop();
+    lk = await startLayerkeep(env, { store, extra: ['--name-patterns=lkpat-*'] });
+    const name = uniq('lkpat');
+    await docker(['run', '--name', name, env.image, 'sh', '-c', 'echo by-pattern > /data/p']);
+    await docker(['rm', name]);
+    await waitForNewSnapshot(store, name);
+    const back = await docker(['run', '--rm', '--name', name, env.image, 'cat', '/data/p']);
+    assert.equal(back.stdout.trim(), 'by-pattern');
+    await lk.stop();
+    lk = undefined;
+    const other = await docker(['run', '--rm', '--name', uniq('unrelated'), env.image, 'echo', 'started']);
+    assert.equal(other.stdout.trim(), 'started');
+    const matched = await docker(['run', '--rm', '--name', uniq('lkpat'), env.image, 'true'], { allowFail: true });
+    assert.notEqual(matched.code, 0, 'a pattern-matched container started while its state could not be checked');
+    assert.match(matched.stderr, /the layerkeep daemon is not running/);
+    lk = await startLayerkeep(env, { store }); // no patterns: the published list is withdrawn
+  });
 });
