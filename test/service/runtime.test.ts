@@ -19,10 +19,16 @@ import { silentLogger } from '../../src/ops/context.js';
 import { describeTree, treeList } from '../support/tree.js';
 
 const WRAPPER = fileURLToPath(new URL('../../../hooks/layerkeep-runc', import.meta.url));
-const tmp = (p: string) => mkdtempSync(join(tmpdir(), p));
+const dirs: string[] = [];
+const tmp = (p: string): string => {
+  const d = mkdtempSync(join(tmpdir(), p));
+  dirs.push(d);
+  return d;
+};
 const mounts: string[] = [];
 after(() => {
   for (const m of mounts.reverse()) execFileSync('umount', [m]);
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
 describe('mountinfo', () => {
