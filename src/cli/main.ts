@@ -5,7 +5,9 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { closeContext, openContext, resumeUploads } from '../ops/context.js';
 import type { OpsContext } from '../ops/types.js';
 import { cliLogger, ttyProgress, type OutputOptions } from './output.js';
+import { connectDaemon } from './client.js';
 import { COMMANDS, type CommandSpec } from './commands.js';
+import { REMOTE_COMMANDS, runRemote } from './remote.js';
 
 class UsageError extends Error {}
 
@@ -78,6 +80,20 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(`layerkeep ${name} takes ${cmd.positionals} argument(s)\nusage: layerkeep ${cmd.usage}`);
   }
   const out: OutputOptions = { json: !!values.json, quiet: !!values.quiet };
+  // A running daemon serves snapshot and restore, unless this run names its own store or state.
+  if (REMOTE_COMMANDS.has(name) && !values.store && !values['state-dir'] && !process.env.LAYERKEEP_STANDALONE) {
+    const conn = await connectDaemon();
+    if (conn) {
+      try {
+        const result = await runRemote(conn, name, values, parsed.positionals);
+        if (out.json) process.stdout.write(`${JSON.stringify(result.json)}\n`);
+        else if (!out.quiet && result.text) process.stdout.write(`${result.text}\n`);
+        return 0;
+      } finally {
+        conn.close();
+      }
+    }
+  }
   const warnings: string[] = [];
   const progress = ttyProgress(out);
   const storeFlags = Object.fromEntries(Object.entries(values).filter(([k]) => k.startsWith('s3-')).map(([k, v]) => [k, v as string]));
