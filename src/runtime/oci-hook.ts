@@ -1,0 +1,52 @@
+// The hook shim in OCI-annotation mode (`layerkeep-hook oci`): one hook entry for both stages,
+// as installed in Podman's/CRI-O's oci-hooks.d or written into a runc/crun bundle's config.json.
+// The stage comes from the state's status; the key from the annotation io.layerkeep.key; the upper
+// dir from the overlay mounted at root.path. Same policies as the Docker mode: a failed restore
+// refuses the start unless on-restore-error=start (option, or annotation
+// io.layerkeep.on-restore-error); every message names the container and the reason.
+import type { GatheredFacts } from './container-facts.js';
+import { restoreFailure } from './container-facts.js';
+import { ociFacts, ociStage, readOciContainer, type OciContainer } from './oci-facts.js';
+import { containerKey } from './opt-in.js';
+
+export interface OciHookOptions {
+  runDir: string;
+  onRestoreError: 'fail' | 'start';
+  restoreTimeout: number;
+  captureTimeout: number;
+}
+
+/** The shim's daemon call (gRPC over the unix socket), with its error messages. */
+export type DaemonCall = <T>(method: 'PrepareStart' | 'CaptureStop', facts: GatheredFacts, timeoutS: number) => Promise<T>;
+
+export async function ociHook(opts: OciHookOptions, stateText: string, call: DaemonCall): Promise<number> {
+  let c: OciContainer | undefined;
+  let stage: 'createRuntime' | 'poststop' | undefined;
+  let policy = opts.onRestoreError;
+  try {
+    c = readOciContainer(stateText);
+    stage = ociStage(c.state.status, c.state.id);
+    const annotated = c.labels['layerkeep.on-restore-error'];
+    if (annotated === 'start' || annotated === 'fail') policy = annotated;
+    // Only the annotation opts in (name patterns are a Docker-name feature): no key, no work,
+    // and no dependence on the daemon.
+    if (!containerKey(c)) return 0;
+    if (stage === 'createRuntime') {
+      const reply = await call<{ action: string; message: string }>('PrepareStart', ociFacts(c), opts.restoreTimeout);
+      if (reply.action === 'restored') process.stderr.write(`layerkeep: ${reply.message}\n`);
+      return 0;
+    }
+    // poststop: the capture is a link copy; packing and upload go on in the daemon afterwards.
+    await call('CaptureStop', ociFacts(c, { unmountedOk: true }), Math.max(1, opts.captureTimeout - 2));
+    return 0;
+  } catch (e) {
+    const facts = c ? { containerId: c.state.id, name: c.name } : undefined;
+    if (stage === 'poststop') {
+      process.stderr.write(`layerkeep: cannot capture the state of container ${c!.name} at stop: ${(e as Error).message}\n`);
+      return 1;
+    }
+    const r = restoreFailure(opts.runDir, facts, e as Error, policy);
+    process.stderr.write(r.text);
+    return r.code;
+  }
+}
