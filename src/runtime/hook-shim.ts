@@ -131,9 +131,14 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const { opts } = parseShimOptions(rest);
+  if (cmd === 'oci') {
+    // OCI-annotation mode (oci-hooks.d for Podman/CRI-O, runc/crun bundles): see oci-hook.ts.
+    const { ociHook } = await import('./oci-hook.js');
+    return ociHook(opts, await readStdin(), (method, facts, timeoutS) => callDaemon(opts, method, facts, timeoutS));
+  }
   if (cmd === 'createRuntime') return createRuntime(opts, await readStdin());
   if (cmd === 'poststop') return poststop(opts);
-  throw new Error(`unknown hook stage ${JSON.stringify(cmd)}: expected createRuntime or poststop`);
+  throw new Error(`unknown hook stage ${JSON.stringify(cmd)}: expected createRuntime, poststop or oci`);
 }
 
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
