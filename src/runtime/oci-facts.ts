@@ -3,7 +3,7 @@
 // /proc/self/mountinfo only: no Docker files, no runtime API. Opt-in is the annotation
 // io.layerkeep.key (Podman `--annotation`, Kubernetes pod annotations through CRI-O, or the
 // bundle's config.json "annotations"). https://github.com/opencontainers/runtime-spec/blob/main/config.md#annotations
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { GatheredFacts } from './container-facts.js';
 import { mountAt, overlayOption, parseMountinfo } from './mountinfo.js';
@@ -121,6 +121,7 @@ function criPodAnnotations(bundle: string, own: Record<string, string>): Record<
 /** Facts for the daemon's PrepareStart/CaptureStop; at poststop (unmountedOk) the root may be unmounted already. */
 export function ociFacts(c: OciContainer, opts: { unmountedOk?: boolean; mountinfoText?: string } = {}): GatheredFacts {
   const merged = rootPath(c.state.bundle, c.spec);
+  const upper = ociUpperDir(merged, `container ${c.name}`, opts);
   return {
     containerId: c.state.id,
     runtime: 'oci',
@@ -129,7 +130,22 @@ export function ociFacts(c: OciContainer, opts: { unmountedOk?: boolean; mountin
     image: containerImage(c.annotations),
     bundle: c.state.bundle,
     mergedDir: merged,
-    upperDir: ociUpperDir(merged, `container ${c.name}`, opts),
-    mountDestinations: mountDestinations(c.spec),
+    upperDir: upper,
+    mountDestinations: [...mountDestinations(c.spec), ...runtimeMadeEntries(upper)],
   };
+}
+
+/**
+ * Entries a runtime puts into a new container's upper dir that are not the container's data, so
+ * that a fresh container still counts as empty (no own state) and gets restored. Podman (libpod)
+ * adds /etc/mtab -> /proc/mounts when the image has none.
+ */
+function runtimeMadeEntries(upper: string): string[] {
+  try {
+    const target = readlinkSync(join(upper, 'etc', 'mtab'));
+    if (target === '/proc/mounts' || target === '../proc/self/mounts' || target === '/proc/self/mounts') return ['/etc/mtab'];
+  } catch {
+    /* absent, or not a link: nothing to allow */
+  }
+  return [];
 }

@@ -1,0 +1,210 @@
+// Shared set-up for the OCI end-to-end tests: a layerkeep daemon of the test's own (file:// store,
+// Docker off), a busybox root file system, overlay mounts, and runc/podman calls. Everything lives
+// in a temp dir that is removed when the test process exits.
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createClient, unary } from '../../src/service/client.js';
+
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const HOOK = join(REPO, 'hooks', 'layerkeep-hook');
+export const BUSYBOX = '/bin/busybox';
+
+const mounted: string[] = [];
+const tempDirs: string[] = [];
+process.on('exit', () => {
+  for (const m of mounted.reverse()) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+    } catch {
+      /* unmounted already */
+    }
+  }
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
+
+export const uniq = (prefix: string): string => `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Fails (never skips) with what to install when a tool the tests drive is missing. */
+export function requireTool(name: string, aptPackage: string): string {
+  for (const dir of ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin', '/sbin', '/bin']) {
+    if (existsSync(join(dir, name))) return join(dir, name);
+  }
+  throw new Error(`the OCI tests need ${name}: apt-get install ${aptPackage}`);
+}
+
+export function requireStaticBusybox(): void {
+  if (!existsSync(BUSYBOX)) throw new Error(`the OCI tests need a static ${BUSYBOX}: apt-get install busybox-static`);
+  const out = execFileSync('file', ['-L', BUSYBOX]).toString();
+  if (!out.includes('statically linked')) throw new Error(`${BUSYBOX} is dynamically linked: apt-get install busybox-static`);
+}
+
+/**
+ * A busybox root: /bin/busybox with a link per applet, /etc/image-file.txt ("from-image"),
+ * /srv/image-dir/{a,b}.txt, and the mount points runc needs.
+ */
+export function busyboxRootfs(dir: string): string {
+  requireStaticBusybox();
+  for (const d of ['bin', 'etc', 'tmp', 'root', 'proc', 'sys', 'dev', 'srv/image-dir', 'run']) mkdirSync(join(dir, d), { recursive: true });
+  chmodSync(join(dir, 'tmp'), 0o1777);
+  copyFileSync(BUSYBOX, join(dir, 'bin', 'busybox'));
+  chmodSync(join(dir, 'bin', 'busybox'), 0o755);
+  for (const applet of execFileSync(BUSYBOX, ['--list']).toString().split('\n')) {
+    if (applet && applet !== 'busybox') symlinkSync('busybox', join(dir, 'bin', applet));
+  }
+  writeFileSync(join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  writeFileSync(join(dir, 'etc', 'group'), 'root:x:0:\n');
+  writeFileSync(join(dir, 'etc', 'image-file.txt'), 'from-image\n');
+  writeFileSync(join(dir, 'srv', 'image-dir', 'a.txt'), 'a\n');
+  writeFileSync(join(dir, 'srv', 'image-dir', 'b.txt'), 'b\n');
+  return dir;
+}
+
+/** Mounts a fresh overlay of `lower` at <dir>/merged (upper and work beside it); unmounted at exit. */
+export function overlayMount(lower: string, dir: string, extraOptions = ''): { merged: string; upper: string } {
+  const upper = join(dir, 'upper');
+  const work = join(dir, 'work');
+  const merged = join(dir, 'merged');
+  for (const d of [upper, work, merged]) mkdirSync(d, { recursive: true });
+  const opts = `lowerdir=${lower},upperdir=${upper},workdir=${work}${extraOptions ? ',' + extraOptions : ''}`;
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', opts, merged]);
+  mounted.push(merged);
+  return { merged, upper };
+}
+
+export function unmount(path: string): void {
+  execFileSync('umount', [path]);
+  const i = mounted.indexOf(path);
+  if (i >= 0) mounted.splice(i, 1);
+}
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { timeout: opts.timeoutMs ?? 120_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout: stdout.toString(), stderr: stderr.toString() });
+    });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+  });
+}
+
+export function mustRun(cmd: string, args: string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
+  return run(cmd, args, opts).then((r) => {
+    if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+    return r;
+  });
+}
+
+export interface Daemon {
+  proc: ChildProcess;
+  socket: string;
+  runDir: string;
+  storeDir: string;
+  /** Hook arguments that point the hook at this daemon. */
+  hookArgs: string[];
+  logs(): string;
+  stop(): Promise<void>;
+}
+
+/** `layerkeep serve` with a file:// store, Docker off, everything under one temp dir; waits for Health. */
+export async function startDaemon(extra: string[] = []): Promise<Daemon> {
+  const base = tempDir('layerkeep-oci-');
+  const socket = join(base, 'lk.sock');
+  const runDir = join(base, 'run');
+  const storeDir = join(base, 'store');
+  mkdirSync(storeDir);
+  const args = [
+    join(REPO, 'dist/src/cli/main.js'), 'serve', `--socket=${socket}`, `--run-dir=${runDir}`,
+    `--store=file://${storeDir}`, `--state-dir=${join(base, 'state')}`, `--capture-dir=${join(base, 'captures')}`,
+    '--docker=off', '--log-level=debug', ...extra,
+  ];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<void>((r) => proc.on('exit', () => r()));
+  const d: Daemon = {
+    proc, socket, runDir, storeDir,
+    hookArgs: [`--node=${process.execPath}`, `--socket=${socket}`, `--run-dir=${runDir}`],
+    logs: () => out,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      await exited;
+    },
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`layerkeep serve exited ${proc.exitCode}: ${out}`);
+    if (existsSync(socket)) {
+      const c = createClient({ address: socket });
+      try {
+        await unary(c, c.Health as never, {}, 1000);
+        c.close();
+        return d;
+      } catch {
+        c.close();
+      }
+    }
+    if (Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`layerkeep serve did not answer on ${socket} within 20s: ${out}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** The key's current snapshot digest in a file:// store, or '' if the key has none. */
+export function currentSnapshot(storeDir: string, key: string): string {
+  const p = join(storeDir, 'refs', key);
+  if (!existsSync(p)) return '';
+  return (JSON.parse(readFileSync(p, 'utf8')) as { current: string }).current;
+}
+
+export async function waitForSnapshot(storeDir: string, key: string, previous = '', timeoutMs = 60_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const cur = currentSnapshot(storeDir, key);
+    if (cur && cur !== previous) return cur;
+    if (Date.now() > deadline) throw new Error(`no new snapshot of key ${key} within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+export interface OciHookEntry { path: string; args: string[]; timeout: number }
+
+/** The hook entries a runc/crun bundle's config.json carries (what docs/oci.md shows). */
+export function layerkeepHooks(hookArgs: string[]): { createRuntime: OciHookEntry[]; poststop: OciHookEntry[] } {
+  return {
+    createRuntime: [{ path: HOOK, args: ['layerkeep-hook', 'oci', ...hookArgs], timeout: 600 }],
+    poststop: [{ path: HOOK, args: ['layerkeep-hook', 'oci', ...hookArgs], timeout: 30 }],
+  };
+}
+
+/**
+ * A runc bundle in `dir`: config.json from `runc spec`, root = `rootPath` (read-write), the
+ * process `sh -c script`, the given annotations and hooks.
+ */
+export async function writeBundle(runc: string, dir: string, rootPath: string, script: string, opts: { annotations?: Record<string, string>; hooks?: object }): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  rmSync(join(dir, 'config.json'), { force: true });
+  await mustRun(runc, ['spec', '--bundle', dir]);
+  const spec = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { process: { terminal: boolean; args: string[]; env: string[] }; [k: string]: unknown };
+  spec.root = { path: rootPath, readonly: false };
+  spec.process.terminal = false;
+  spec.process.args = ['/bin/sh', '-c', script];
+  spec.process.env = ['PATH=/bin'];
+  if (opts.annotations) spec.annotations = opts.annotations;
+  if (opts.hooks) spec.hooks = opts.hooks;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(spec, null, 2));
+}

@@ -1,0 +1,100 @@
+// runc directly: a bundle whose root is an overlay of a busybox lower dir, with layerkeep's hooks
+// in its config.json and the key in its annotations. What one container writes and deletes is
+// back, seen from inside, in a new container of the same key on a fresh overlay.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  busyboxRootfs, currentSnapshot, layerkeepHooks, overlayMount, requireTool, run, startDaemon, tempDir, uniq, unmount,
+  waitForSnapshot, writeBundle, type Daemon,
+} from './helpers.js';
+
+const runc = requireTool('runc', 'runc');
+
+describe('runc bundle with layerkeep OCI hooks', () => {
+  let daemon: Daemon;
+  let base: string;
+  let lower: string;
+  let runcRoot: string;
+
+  before(async () => {
+    daemon = await startDaemon();
+    base = tempDir('layerkeep-runc-');
+    lower = busyboxRootfs(join(base, 'lower'));
+    runcRoot = join(base, 'runc-root');
+  });
+  after(async () => {
+    await daemon?.stop();
+  });
+
+  async function runContainer(name: string, key: string | undefined, script: string, hookArgs = daemon.hookArgs): Promise<{ code: number; stdout: string; stderr: string; merged: string; upper: string }> {
+    const dir = join(base, name);
+    const { merged, upper } = overlayMount(lower, dir);
+    await writeBundle(runc, join(dir, 'bundle'), merged, script, {
+      annotations: key ? { 'io.layerkeep.key': key } : {},
+      hooks: layerkeepHooks(hookArgs),
+    });
+    const r = await run(runc, ['--root', runcRoot, 'run', '--bundle', join(dir, 'bundle'), name]);
+    return { ...r, merged, upper };
+  }
+
+  it('restores what a container wrote and deleted into the next container of the same key', async () => {
+    const key = uniq('runc');
+    const first = await runContainer(uniq('c1'), key,
+      'echo kept > /root/note && rm /etc/image-file.txt && rm -r /srv/image-dir && mkdir /srv/image-dir && echo c > /srv/image-dir/c.txt && echo wrote');
+    assert.equal(first.code, 0, `first container failed: ${first.stderr}`);
+    assert.match(first.stdout, /wrote/);
+    const snap = await waitForSnapshot(daemon.storeDir, key);
+    assert.match(snap, /^sha256:/);
+    unmount(first.merged);
+
+    const second = await runContainer(uniq('c2'), key,
+      'cat /root/note; ls /etc/image-file.txt 2>/dev/null || echo image-file-gone; ls /srv/image-dir');
+    assert.equal(second.code, 0, `second container failed: ${second.stderr}`);
+    assert.equal(second.stdout, 'kept\nimage-file-gone\nc.txt\n');
+    // runc shows a hook's output only when it fails; the daemon logs the restore.
+    assert.match(daemon.logs(), new RegExp(`restored container state.*${key}`));
+    // The restore went through the mounted overlay: the upper dir holds the state as overlay does.
+    assert.ok(existsSync(join(second.upper, 'root', 'note')));
+    unmount(second.merged);
+  });
+
+  it('runs a container without the annotation untouched, without asking the daemon', async () => {
+    const refsBefore = existsSync(join(daemon.storeDir, 'refs')) ? readdirSync(join(daemon.storeDir, 'refs')).length : 0;
+    const name = uniq('plain');
+    // Pointed at a socket that does not exist: the hook must not need the daemon at all.
+    const r = await runContainer(name, undefined, 'echo mine > /root/own && cat /etc/image-file.txt', [`--node=${process.execPath}`, `--socket=${join(base, 'no.sock')}`, `--run-dir=${join(base, 'no-run')}`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'from-image\n');
+    assert.equal(r.stderr, '');
+    const refsAfter = existsSync(join(daemon.storeDir, 'refs')) ? readdirSync(join(daemon.storeDir, 'refs')).length : 0;
+    assert.equal(refsAfter, refsBefore);
+    assert.ok(existsSync(join(r.upper, 'root', 'own')));
+    unmount(r.merged);
+  });
+
+  it('refuses the start, naming the container and the reason, when the daemon is down', async () => {
+    const key = uniq('down');
+    const name = uniq('down');
+    const r = await runContainer(name, key, 'echo should-not-run', [`--node=${process.execPath}`, `--socket=${join(base, 'no.sock')}`, `--run-dir=${join(base, 'no-run')}`]);
+    assert.notEqual(r.code, 0);
+    assert.doesNotMatch(r.stdout, /should-not-run/);
+    assert.match(r.stderr, new RegExp(`cannot restore the state of container ${name.slice(0, 12)}.*daemon is not running`));
+    assert.equal(currentSnapshot(daemon.storeDir, key), '');
+    unmount(r.merged);
+  });
+
+  it('refuses a rootless overlay (userxattr) with a clear message', async () => {
+    const key = uniq('rootless');
+    const name = uniq('ux');
+    const dir = join(base, name);
+    const { merged } = overlayMount(lower, dir, 'userxattr');
+    await writeBundle(runc, join(dir, 'bundle'), merged, 'echo should-not-run', { annotations: { 'io.layerkeep.key': key }, hooks: layerkeepHooks(daemon.hookArgs) });
+    const r = await run(runc, ['--root', runcRoot, 'run', '--bundle', join(dir, 'bundle'), name]);
+    assert.notEqual(r.code, 0);
+    assert.doesNotMatch(r.stdout, /should-not-run/);
+    assert.match(r.stderr, /rootless overlay \(userxattr/);
+    unmount(merged);
+  });
+});
