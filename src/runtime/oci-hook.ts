@@ -19,7 +19,15 @@ export interface OciHookOptions {
 /** The shim's daemon call (gRPC over the unix socket), with its error messages. */
 export type DaemonCall = <T>(method: 'PrepareStart' | 'CaptureStop', facts: GatheredFacts, timeoutS: number) => Promise<T>;
 
+/** Runs the hook and writes its message to stderr; returns the exit code. */
 export async function ociHook(opts: OciHookOptions, stateText: string, call: DaemonCall): Promise<number> {
+  const r = await ociHookResult(opts, stateText, call);
+  process.stderr.write(r.text);
+  return r.code;
+}
+
+/** The hook's decision as exit code + stderr text (also used by the daemon's spool fast path). */
+export async function ociHookResult(opts: OciHookOptions, stateText: string, call: DaemonCall): Promise<{ code: number; text: string }> {
   let c: OciContainer | undefined;
   let stage: 'createRuntime' | 'poststop' | undefined;
   let policy = opts.onRestoreError;
@@ -30,23 +38,18 @@ export async function ociHook(opts: OciHookOptions, stateText: string, call: Dae
     if (annotated === 'start' || annotated === 'fail') policy = annotated;
     // Only the annotation opts in (name patterns are a Docker-name feature): no key, no work,
     // and no dependence on the daemon.
-    if (!containerKey(c)) return 0;
+    if (!containerKey(c)) return { code: 0, text: '' };
     if (stage === 'createRuntime') {
       const reply = await call<{ action: string; message: string }>('PrepareStart', ociFacts(c), opts.restoreTimeout);
-      if (reply.action === 'restored') process.stderr.write(`layerkeep: ${reply.message}\n`);
-      return 0;
+      return { code: 0, text: reply.action === 'restored' ? `layerkeep: ${reply.message}\n` : '' };
     }
     // poststop: the capture is a link copy; packing and upload go on in the daemon afterwards.
     await call('CaptureStop', ociFacts(c, { unmountedOk: true }), Math.max(1, opts.captureTimeout - 2));
-    return 0;
+    return { code: 0, text: '' };
   } catch (e) {
-    const facts = c ? { containerId: c.state.id, name: c.name } : undefined;
     if (stage === 'poststop') {
-      process.stderr.write(`layerkeep: cannot capture the state of container ${c!.name} at stop: ${(e as Error).message}\n`);
-      return 1;
+      return { code: 1, text: `layerkeep: cannot capture the state of container ${c!.name} at stop: ${(e as Error).message}\n` };
     }
-    const r = restoreFailure(opts.runDir, facts, e as Error, policy);
-    process.stderr.write(r.text);
-    return r.code;
+    return restoreFailure(opts.runDir, c ? { containerId: c.state.id, name: c.name } : undefined, e as Error, policy);
   }
 }
