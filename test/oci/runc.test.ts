@@ -3,7 +3,7 @@
 // back, seen from inside, in a new container of the same key on a fresh overlay.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   busyboxRootfs, currentSnapshot, layerkeepHooks, overlayMount, requireTool, run, startDaemon, tempDir, uniq, unmount,
@@ -39,10 +39,10 @@ describe('runc bundle with layerkeep OCI hooks', () => {
     return { ...r, merged, upper };
   }
 
-  it('restores what a container wrote and deleted into the next container of the same key', async () => {
-    const key = uniq('runc');
+  /** One container writes and deletes, a second of the same key on a fresh overlay sees it. */
+  async function roundTrip(key: string, hookArgs: string[]): Promise<void> {
     const first = await runContainer(uniq('c1'), key,
-      'echo kept > /root/note && rm /etc/image-file.txt && rm -r /srv/image-dir && mkdir /srv/image-dir && echo c > /srv/image-dir/c.txt && echo wrote');
+      'echo kept > /root/note && rm /etc/image-file.txt && rm -r /srv/image-dir && mkdir /srv/image-dir && echo c > /srv/image-dir/c.txt && echo wrote', hookArgs);
     assert.equal(first.code, 0, `first container failed: ${first.stderr}`);
     assert.match(first.stdout, /wrote/);
     const snap = await waitForSnapshot(daemon.storeDir, key);
@@ -50,7 +50,7 @@ describe('runc bundle with layerkeep OCI hooks', () => {
     unmount(first.merged);
 
     const second = await runContainer(uniq('c2'), key,
-      'cat /root/note; ls /etc/image-file.txt 2>/dev/null || echo image-file-gone; ls /srv/image-dir');
+      'cat /root/note; ls /etc/image-file.txt 2>/dev/null || echo image-file-gone; ls /srv/image-dir', hookArgs);
     assert.equal(second.code, 0, `second container failed: ${second.stderr}`);
     assert.equal(second.stdout, 'kept\nimage-file-gone\nc.txt\n');
     // runc shows a hook's output only when it fails; the daemon logs the restore.
@@ -58,6 +58,24 @@ describe('runc bundle with layerkeep OCI hooks', () => {
     // The restore went through the mounted overlay: the upper dir holds the state as overlay does.
     assert.ok(existsSync(join(second.upper, 'root', 'note')));
     unmount(second.merged);
+  }
+
+  it('restores what a container wrote and deleted, through the daemon\'s hook spool (no node on the hook path)', async () => {
+    assert.ok(existsSync(join(daemon.runDir, 'spool', 'oci.ready')),
+      'the daemon does not take OCI requests in its hook spool (spool/oci.ready missing): hook-spool.ts must hand {"oci":true} requests to oci-spool.ts and call advertiseOciSpool');
+    // With node unusable, only the spool path can succeed.
+    await roundTrip(uniq('spool'), ['--node=/bin/false', `--socket=${daemon.socket}`, `--run-dir=${daemon.runDir}`]);
+  });
+
+  it('restores the same way through the node shim and gRPC when the spool is not offered', async () => {
+    const marker = join(daemon.runDir, 'spool', 'oci.ready');
+    const had = existsSync(marker) ? readFileSync(marker) : undefined;
+    rmSync(marker, { force: true });
+    try {
+      await roundTrip(uniq('grpc'), daemon.hookArgs);
+    } finally {
+      if (had) writeFileSync(marker, had);
+    }
   });
 
   it('runs a container without the annotation untouched, without asking the daemon', async () => {
