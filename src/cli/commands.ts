@@ -54,21 +54,29 @@ function int(v: Values, k: string): number | undefined {
 
 export const COMMANDS: Record<string, CommandSpec> = {
   snapshot: {
-    usage: 'snapshot --key KEY [--force] [--take-over] [--keep N] [--allow-devices] DIR',
+    usage: 'snapshot --key KEY [--force] [--take-over] [--keep N] [--max-diffs N] [--max-delta-share PCT] [--ignore-ctime] [--allow-devices] DIR',
     summary: 'snapshot an overlay upper dir into the store',
     writes: true,
     positionals: 1,
     options: {
       key: { type: 'string' }, force: { type: 'boolean' }, 'take-over': { type: 'boolean' },
       keep: { type: 'string' }, 'allow-devices': { type: 'boolean' },
+      'max-diffs': { type: 'string' }, 'max-delta-share': { type: 'string' }, 'ignore-ctime': { type: 'boolean' },
     },
     async run(ctx, v, [dir]) {
+      const maxDiffs = str(v, 'max-diffs');
+      const share = str(v, 'max-delta-share');
+      if (maxDiffs !== undefined && !/^\d+$/.test(maxDiffs)) throw new Error('--max-diffs must be a whole number (0 = always full)');
+      if (share !== undefined && !/^\d+(\.\d+)?$/.test(share)) throw new Error('--max-delta-share must be a percentage');
       const r = await snapshot(ctx, {
         key: need(v, 'key'), dir: dir!, force: !!v.force, takeOver: !!v['take-over'], keep: int(v, 'keep'),
-        allowDevices: !!v['allow-devices'],
+        allowDevices: !!v['allow-devices'], ignoreCtime: !!v['ignore-ctime'],
+        maxDiffs: maxDiffs === undefined ? undefined : Number(maxDiffs),
+        maxDeltaShare: share === undefined ? undefined : Number(share) / 100,
       });
       const text = r.changed
-        ? `${r.key}: snapshot ${short(r.manifestDigest)} stored (${r.files} entries, ${formatBytes(r.uncompressedSize)} -> ${formatBytes(r.blobSize)})`
+        ? `${r.key}: ${r.kind} snapshot ${short(r.manifestDigest)} stored (${r.files} entries, ${formatBytes(r.storedBytes ?? r.blobSize)} added` +
+          `${r.kind === 'diff' ? `, chain of ${r.chainLength}` : ''})${r.fullReason ? ` — full: ${r.fullReason}` : ''}`
         : `${r.key}: unchanged since snapshot ${short(r.manifestDigest)}; nothing uploaded`;
       return { json: { ...r }, text };
     },
@@ -99,10 +107,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: { key: { type: 'string' } },
     async run(ctx, v) {
       const rows = await listSnapshots(ctx, str(v, 'key'));
+      const header = `  ${'KEY'.padEnd(24)} ${'SNAPSHOT'.padEnd(12)}  ${'CREATED'.padEnd(19)}  KIND CHAIN  ${'OWN'.padStart(10)}  ${'RESTORE'.padStart(10)}  ${'FILES'.padStart(7)}  HOST`;
       const lines = rows.map((r) =>
-        `${r.current ? '*' : ' '} ${r.key.padEnd(24)} ${short(r.digest)}  ${r.created.slice(0, 19).replace('T', ' ')}  ${r.kind.padEnd(4)}  ` +
-        `${formatBytes(r.blobSize).padStart(10)}  ${String(r.files).padStart(7)} files  ${r.source === 'local' ? `(not current: ${r.status})` : r.host}`);
-      return { json: { snapshots: rows }, text: lines.length ? lines.join('\n') : 'no snapshots' };
+        `${r.current ? '*' : ' '} ${r.key.padEnd(24)} ${short(r.digest)}  ${r.created.slice(0, 19).replace('T', ' ')}  ${r.kind.padEnd(4)} ${String(r.chainLength).padStart(5)}  ` +
+        `${formatBytes(r.ownSize).padStart(10)}  ${formatBytes(r.restoreSize).padStart(10)}  ${String(r.files).padStart(7)}  ${r.source === 'local' ? `(not current: ${r.status})` : r.host}`);
+      return { json: { snapshots: rows }, text: lines.length ? [header, ...lines].join('\n') : 'no snapshots' };
     },
   },
   inspect: {

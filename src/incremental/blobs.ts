@@ -3,12 +3,14 @@
 import { createFrameEncoder, type EncodedBlob } from '../snapshot/frameEncoder.js';
 import { decodeBlob } from '../snapshot/frameDecoder.js';
 import { blobKey, digestHex } from '../store/layout.js';
-import type { ObjectStore } from '../store/types.js';
+import type { BlobWriter, ObjectStore } from '../store/types.js';
 import type { BlobRef } from './format.js';
 
 export interface WrittenBlob {
   ref: BlobRef;
   encoded: EncodedBlob;
+  /** The finished writer: the blob that carried the manifest note is released through it once published. */
+  writer: BlobWriter;
 }
 
 /**
@@ -31,7 +33,7 @@ export async function writeBlob(
       digest: `sha256:${encoded.blobDigestHex}`, size: encoded.blobSize, diffId: `sha256:${encoded.diffIdHex}`,
       uncompressedSize: encoded.uncompressedSize, mediaType,
     };
-    const written = { ref, encoded };
+    const written = { ref, encoded, writer };
     await writer.finish(encoded.blobDigestHex, encoded.blobSize, noteFor?.(written));
     return written;
   } catch (err) {

@@ -39,8 +39,9 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
     ? await applyOnto(ctx, layers, target, req)
     : await restoreUpper(ctx, layers, target, req);
 
-  // Remember what this host now has, so its next snapshot of the key continues from here.
   const key = req.key ?? manifest.key;
+  if (req.remember === false) return { key, manifestDigest: digest, files: result.files, bytes: result.bytes };
+  // Remember what this host now has, so its next snapshot of the key continues from here.
   const remote = await readRef(ctx, key);
   recordSnapshot(ctx.state, digest, manifest, 'complete');
   if (remote?.ref.current === digest) setKeyCurrent(ctx.state, key, digest, remote.etag, remote.ref.generation);

@@ -26,7 +26,7 @@ import {
 import { writeLayerBlob } from '../incremental/layerWrite.js';
 import { type ChainState, checkLimits, type CompactionLimits, fullSnapshotReason } from '../incremental/policy.js';
 import { readManifest } from './manifests.js';
-import { publishManifest, readRef } from './publish.js';
+import { publishWritten, readRef } from './publish.js';
 import type { OpsContext, SnapshotRequest, SnapshotResult } from './types.js';
 
 export const TOOL = `layerkeep/${(createRequire(import.meta.url)('../../../package.json') as { version: string }).version}`;
@@ -179,12 +179,13 @@ async function writeFull(ctx: OpsContext, key: string, w: Walked, req: SnapshotO
   let manifestJson = '';
   const { blob, maps } = await writeLayerBlob(ctx.store, w.entries, 0, onContent,
     hasLarge ? undefined : (b) => (manifestJson = json(manifestFor(b, null))));
+  let noted = blob; // the blob whose upload journal carries the manifest
   if (hasLarge) {
     const ix: LayerIndex = { layer: 0, deleted: [], deleteOnly: [], files: maps };
-    await writeBlob(ctx.store, INDEX_MEDIA_TYPE, (write) => write(encodeLayerIndex(ix)),
+    noted = await writeBlob(ctx.store, INDEX_MEDIA_TYPE, (write) => write(encodeLayerIndex(ix)),
       (index) => (manifestJson = json(manifestFor(blob, index))));
   }
-  const { digest } = await publishManifest(ctx, manifestJson, { takeOver: req.takeOver, keep: req.keep });
+  const { digest } = await publishWritten(ctx, noted.writer, manifestJson, { takeOver: req.takeOver, keep: req.keep });
   saveBaseline(ctx.state, key, digest, w.rows, maps.map(chunkMapRow));
   const m = JSON.parse(manifestJson) as ChainManifest;
   return result(key, digest, m, w, warnings, reason);
@@ -212,7 +213,7 @@ async function writeDiff(ctx: OpsContext, key: string, w: Walked, p: DiffPlan, r
     files,
   };
   let manifestJson = '';
-  await writeBlob(ctx.store, INDEX_MEDIA_TYPE, (write) => write(encodeLayerIndex(ix)), (index) => {
+  const noted = await writeBlob(ctx.store, INDEX_MEDIA_TYPE, (write) => write(encodeLayerIndex(ix)), (index) => {
     const ownSize = blob.ref.size + (pack?.ref.size ?? 0) + index.ref.size;
     const chain: ChainInfo = {
       length: layer + 1,
@@ -227,7 +228,7 @@ async function writeDiff(ctx: OpsContext, key: string, w: Walked, p: DiffPlan, r
     }));
     return manifestJson;
   });
-  const { digest } = await publishManifest(ctx, manifestJson, { takeOver: req.takeOver, keep: req.keep });
+  const { digest } = await publishWritten(ctx, noted.writer, manifestJson, { takeOver: req.takeOver, keep: req.keep });
 
   // The new baseline: the walked tree, and the chunk maps of its large files.
   const gone = new Set([...p.diff.deleted, ...p.diff.included.map((i) => w.entries[i]!.path)]);

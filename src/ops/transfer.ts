@@ -1,7 +1,12 @@
 // export: a snapshot -> a plain tar or the .tar.zst blob itself (standard tools read both).
 // import: an OCI layer tar or tar.zst -> a snapshot (validated entry by entry first).
 import { spawn } from 'node:child_process';
-import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { packLayer } from '../snapshot/pack.js';
+import { walkUpperDir } from '../snapshot/walk.js';
+import { restore } from './restore.js';
 import { open, rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createFrameEncoder } from '../snapshot/frameEncoder.js';
@@ -19,6 +24,9 @@ export async function exportSnapshot(ctx: OpsContext, opts: { key?: string; snap
   const digest = await resolveSnapshot(ctx, opts.key, opts.snapshot);
   const m = await readManifest(ctx, digest);
   const compressed = /\.(zst|zstd)$/.test(opts.output);
+  // A diff snapshot's own layer is not the whole tree: resolve its chain into a scratch dir and
+  // write that as one layer.
+  if (m.kind !== 'full' || (m as { chunks?: unknown }).chunks) return exportResolved(ctx, m.key, digest, opts.output, compressed);
   const source: AsyncIterable<Buffer> = compressed
     ? await ctx.store.read(blobKey(m.blob.digest)) as AsyncIterable<Buffer>
     : decodeBlob(ctx.store, {
@@ -45,6 +53,42 @@ export async function exportSnapshot(ctx: OpsContext, opts: { key?: string; snap
   }
   if (compressed && bytes !== m.blob.size) throw new Error(`export of ${digest}: copied ${bytes} bytes, blob has ${m.blob.size}`);
   return { digest, bytes, format: compressed ? 'tar.zst' : 'tar' };
+}
+
+async function exportResolved(ctx: OpsContext, key: string, digest: string, output: string, compressed: boolean): Promise<{ digest: string; bytes: number; format: 'tar' | 'tar.zst' }> {
+  const toStdout = output === '-';
+  const scratch = mkdtempSync(join(toStdout ? tmpdir() : dirname(resolve(output)), '.layerkeep-export-'));
+  const tmp = `${output}.layerkeep-tmp-${process.pid}`;
+  const file = toStdout ? null : await open(tmp, 'w', 0o644);
+  try {
+    const tree = join(scratch, 'tree');
+    await restore(ctx, { key, snapshot: digest, dir: tree, remember: false, allowDevices: true });
+    const { entries } = walkUpperDir(tree, { allowDevices: true });
+    let bytes = 0;
+    const write = async (b: Buffer): Promise<void> => {
+      bytes += b.length;
+      if (file) await file.write(b);
+      else if (!process.stdout.write(b)) await new Promise((r) => process.stdout.once('drain', r));
+    };
+    if (compressed) {
+      const enc = createFrameEncoder(write);
+      await packLayer(entries, (c) => enc.write(c));
+      await enc.end();
+    } else {
+      await packLayer(entries, write);
+    }
+    if (file) {
+      await file.sync();
+      await file.close();
+      await rename(tmp, output);
+    }
+    return { digest, bytes, format: compressed ? 'tar.zst' : 'tar' };
+  } catch (err) {
+    if (file) { await file.close().catch(() => {}); await rm(tmp, { force: true }); }
+    throw err;
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }
 
 /** The tar bytes of a local file that holds a tar or any zstd stream (decoded by the zstd CLI). */

@@ -81,6 +81,8 @@ export interface RestoreRequest {
    * whiteouts delete, opaque markers clear lower content.
    */
   mode?: 'upper' | 'apply';
+  /** false: a scratch restore (e.g. for export) that must not become the key's baseline here. */
+  remember?: boolean;
 }
 
 export interface RestoreResult {

@@ -83,7 +83,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
             events.emit({ type: phase === 'pack' ? 'upload.progress' : `${phase}.progress`, key: rec.key, containerId: rec.containerId, message: phase, done, total: total ?? 0 });
           },
         };
-        const r = await snapshot({ ...ctx, progress }, { key: rec.key, dir: tree, image: rec.image.id ? rec.image : undefined });
+        // A hard-link copy shares inodes with the upper dir but linking changed every ctime:
+        // compare without ctime, or every capture would look fully changed.
+        const r = await snapshot({ ...ctx, progress }, {
+          key: rec.key, dir: tree, image: rec.image.id ? rec.image : undefined, ignoreCtime: rec.linked !== false,
+        });
         metrics.snapshots.inc({ result: r.changed ? 'changed' : 'unchanged' });
         if (r.changed) metrics.bytesUp.inc({}, r.blobSize);
         metrics.snapshotSeconds.observe((Date.now() - t0) / 1000);

@@ -56,7 +56,9 @@ function headersFor(e: WalkedEntry): { header: TarHeaders; pax: [string, Buffer 
   const header: TarHeaders = {
     name: e.path,
     type: TAR_TYPE[e.type],
-    mode: e.mode,
+    // tar-stream treats mode 0 as "unset" and writes 0644; a file-type bit makes it truthy
+    // and is masked away when the header is encoded (only the low 12 bits are written).
+    mode: e.mode === 0 ? 0o100000 : e.mode,
     uid: e.uid,
     gid: e.gid,
     size: e.type === 'file' ? e.size : 0,

@@ -66,6 +66,21 @@ describe('layerkeep CLI', { timeout: 120_000 }, () => {
     assert.match(spawnSync('bash', ['-c', `zstd -dc ${zstOut} | tar -tf -`], { encoding: 'utf8' }).stdout, /d\/f/);
   });
 
+  it('exports a diff snapshot as the whole resolved tree', () => {
+    const up = join(base, 'chain');
+    mkdirSync(up);
+    for (let i = 0; i < 10; i++) writeFileSync(join(up, `f${i}`), randomBytes(50_000));
+    assert.equal(lk(['snapshot', ...common, '--key', 'chain', up]).code, 0);
+    rmSync(join(up, 'f0'));
+    writeFileSync(join(up, 'new'), 'n');
+    const diff = JSON.parse(lk(['snapshot', ...common, '--key', 'chain', '--json', up]).stdout);
+    assert.equal(diff.kind, 'diff');
+    const out = join(base, 'chain.tar');
+    assert.equal(lk(['export', ...common, '--key', 'chain', '-o', out]).code, 0);
+    const names = spawnSync('tar', ['-tf', out], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).sort();
+    assert.deepEqual(names, ['f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8', 'f9', 'new']);
+  });
+
   it('leaves no partial blob visible when killed mid-snapshot, and the next run succeeds', async () => {
     const big = join(base, 'big');
     mkdirSync(big);

@@ -48,7 +48,7 @@ function changeEverything(m: string): void {
   sh('setcap cap_net_raw,cap_net_admin+ep tool', m);
   sh('setfacl -m u:1234:rwx var/lib/app/data', m);
   linkSync(join(m, 'created.txt'), join(m, 'hardlink.txt'));
-  sh('mkfifo pipe', m);
+  sh('mkfifo pipe; echo secret > locked; chmod 000 locked', m);
   mknod(join(m, 'null-dev'), 0o020666, 1, 3);
   symlinkSync('../etc/passwd', join(m, 'var/passwd-link'));
   symlinkSync('x'.repeat(200), join(m, 'long-target-link'));
