@@ -44,8 +44,9 @@ export function requireTool(name: string, aptPackage: string): string {
 
 export function requireStaticBusybox(): void {
   if (!existsSync(BUSYBOX)) throw new Error(`the OCI tests need a static ${BUSYBOX}: apt-get install busybox-static`);
-  const out = execFileSync('file', ['-L', BUSYBOX]).toString();
-  if (!out.includes('statically linked')) throw new Error(`${BUSYBOX} is dynamically linked: apt-get install busybox-static`);
+  // A dynamically linked ELF names its loader (PT_INTERP, e.g. /lib64/ld-linux-x86-64.so.2) near the start.
+  const head = readFileSync(BUSYBOX).subarray(0, 4096).toString('latin1');
+  if (head.includes('/ld-linux') || head.includes('/ld-musl')) throw new Error(`${BUSYBOX} is dynamically linked: apt-get install busybox-static`);
 }
 
 /**
