@@ -49,7 +49,7 @@ export async function resolveSnapshot(ctx: OpsContext, key: string | undefined, 
     if (/^[0-9a-f]{64}$/.test(hex)) return `sha256:${hex}`;
     if (!/^[0-9a-f]{4,63}$/.test(hex)) throw new Error(`invalid snapshot ${JSON.stringify(snapshot)}: give a sha256 digest or at least 4 hex digits of one`);
     const found = new Set(snapshotsByPrefix(ctx.state, hex).map((r) => r.manifest_digest));
-    for await (const o of ctx.store.list(`manifests/`)) {
+    for await (const o of ctx.store.list(`manifests/${hex}`)) {
       const name = o.key.slice('manifests/'.length);
       if (name.startsWith(hex) && name.endsWith('.json')) found.add(`sha256:${name.slice(0, -5)}`);
     }

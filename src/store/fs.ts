@@ -84,20 +84,22 @@ export function openFsStore(root: string): ObjectStore {
       }
     },
 
+    // A string prefix, as in S3: walk the deepest directory it names, then filter.
     async *list(prefix): AsyncIterable<ObjectInfo> {
-      const dir = prefix.endsWith('/') ? prefix.slice(0, -1) : prefix;
+      const dir = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
       const walk = async function* (rel: string): AsyncGenerator<ObjectInfo> {
         let names: string[];
         try { names = (await readdir(join(root, rel))).sort(); } catch { return; }
         for (const n of names) {
-          const childRel = `${rel}/${n}`;
+          if (!rel && n === 'tmp') continue; // in-progress writes are not objects
+          const childRel = rel ? `${rel}/${n}` : n;
           const st = await stat(join(root, childRel)).catch(() => null);
           if (!st) continue;
           if (st.isDirectory()) yield* walk(childRel);
-          else if (!n.includes('.lock')) yield { key: childRel.split(sep).join('/'), size: st.size, modified: st.mtime };
+          else if (!n.endsWith('.lock')) yield { key: childRel.split(sep).join('/'), size: st.size, modified: st.mtime };
         }
       };
-      yield* walk(dir);
+      for await (const o of walk(dir)) if (o.key.startsWith(prefix)) yield o;
     },
 
     async delete(key) {

@@ -13,8 +13,8 @@ const HEX_RE = /^[0-9a-f]{64}$/;
 
 /** Keys name refs/<key> objects and DB rows: a conservative character set, no '/'. */
 export function validateKey(key: string): string {
-  if (!KEY_RE.test(key)) {
-    throw new Error(`invalid key ${JSON.stringify(key)}: use 1-128 of [A-Za-z0-9_.-], starting with a letter or digit`);
+  if (!KEY_RE.test(key) || key.endsWith('.lock')) {
+    throw new Error(`invalid key ${JSON.stringify(key)}: use 1-128 of [A-Za-z0-9_.-], starting with a letter or digit, not ending in .lock`);
   }
   return key;
 }
