@@ -132,7 +132,7 @@ export function inlineSink(): ChunkSink {
 }
 
 const BATCH = 1 << 20;
-const MAX_IN_FLIGHT = 32 << 20;
+const MAX_IN_FLIGHT = 8 << 20;
 
 /** Chunks on a worker thread; at most 32 MiB of copied content waits for it. */
 export function workerSink(): ChunkSink {

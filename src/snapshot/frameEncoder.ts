@@ -2,6 +2,7 @@
 // emitted in order) -> seek table. Computes the diff id (sha256 of the tar) and the blob
 // digest (sha256 of everything emitted) on the way, so nothing is read twice.
 import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { compress } from '@mongodb-js/zstd';
 import { encodeSeekTable, type FrameEntry } from './seekTable.js';
 
@@ -9,7 +10,7 @@ export interface FrameEncoderOptions {
   /** Uncompressed bytes per frame. */
   frameSize?: number;
   level?: number;
-  /** Frames being compressed at once (memory ~ 2 x concurrency x frameSize). */
+  /** Frames being compressed at once (memory ~ 2 x concurrency x frameSize); default: one per core. */
   concurrency?: number;
 }
 
@@ -32,7 +33,8 @@ export interface FrameEncoder {
 export function createFrameEncoder(emit: (bytes: Buffer) => Promise<void>, opts: FrameEncoderOptions = {}): FrameEncoder {
   const frameSize = opts.frameSize ?? DEFAULT_FRAME_SIZE;
   const level = opts.level ?? 3;
-  const concurrency = opts.concurrency ?? 4;
+  // one frame per core: more only queue on the thread pool and hold memory
+  const concurrency = opts.concurrency ?? Math.max(2, availableParallelism());
   const diff = createHash('sha256');
   const blob = createHash('sha256');
   const frames: FrameEntry[] = [];
