@@ -14,68 +14,15 @@ import { closeContext, openContext } from '../src/ops/context.js';
 import { restore } from '../src/ops/restore.js';
 import { snapshot } from '../src/ops/snapshot.js';
 import type { OpsContext, SnapshotResult } from '../src/ops/types.js';
+import { dropCaches, generateMixedLayer, type MixedLayer, mulberry32, textish } from './data.js';
 
 const totalMb = Number(process.env.LAYERKEEP_BENCH_MB ?? 1024);
 const root = join(process.env.LAYERKEEP_BENCH_DIR ?? tmpdir(), `layerkeep-incr-bench-${process.pid}`);
 
-/** A small seeded PRNG (mulberry32), so every run edits the same places. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function textish(n: number): Buffer {
-  const words = ['layer', 'keep', 'container', 'state', 'overlay', 'snapshot', 'log', 'INFO', 'request', '200', 'GET', '/api/v1'];
-  const parts: string[] = [];
-  let len = 0;
-  while (len < n) { const w = words[(Math.random() * words.length) | 0]! + (Math.random() < 0.1 ? '\n' : ' '); parts.push(w); len += w.length; }
-  return Buffer.from(parts.join('')).subarray(0, n);
-}
-
-interface Layer { small: string[]; large: string[]; random: string[] }
-
-function generateLayer(dir: string): Layer {
-  const budget = totalMb << 20;
-  const l: Layer = { small: [], large: [], random: [] };
-  let used = 0;
-  for (let i = 0; used < budget * 0.2; i++) { // 20 %: small files (1-16 KiB)
-    const d = join(dir, `small/${i % 50}/${i % 7}`);
-    if (i < 350) mkdirSync(d, { recursive: true });
-    const size = 1024 + ((Math.random() * 15 * 1024) | 0);
-    const p = join(d, `f${i}.txt`);
-    writeFileSync(p, textish(size));
-    l.small.push(p);
-    used += size;
-  }
-  mkdirSync(join(dir, 'large'), { recursive: true });
-  for (let i = 0; used < budget * 0.7; i++) { // 50 %: large compressible files
-    const size = Math.min(64 << 20, budget * 0.7 - used);
-    const p = join(dir, `large/log${i}`);
-    writeFileSync(p, textish(size));
-    l.large.push(p);
-    used += size;
-  }
-  mkdirSync(join(dir, 'random'), { recursive: true });
-  for (let i = 0; used < budget; i++) { // 30 %: incompressible
-    const size = Math.min(32 << 20, budget - used);
-    const p = join(dir, `random/blob${i}`);
-    writeFileSync(p, randomBytes(size));
-    l.random.push(p);
-    used += size;
-  }
-  return l;
-}
-
 /** Changes ~1 % of the layer's bytes: 0.3 % small files, 0.4 % edits inside large files, 0.3 % appended. */
-function changeOnePercent(l: Layer, gen: number): number {
+function changeOnePercent(l: MixedLayer, gen: number): number {
   const budget = totalMb << 20;
-  const rnd = prng(gen);
+  const rnd = mulberry32(gen);
   let changed = 0;
   for (let i = 0; changed < budget * 0.003; i++) {
     const p = l.small[(gen * 7919 + i * 104_729) % l.small.length]!;
@@ -111,7 +58,6 @@ function storeBytes(store: string): number {
   return n;
 }
 
-const dropCaches = () => { try { execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches']); } catch { /* not permitted */ } };
 
 async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   const t0 = process.hrtime.bigint();
@@ -123,7 +69,7 @@ async function main(): Promise<void> {
   rmSync(root, { recursive: true, force: true });
   const layerDir = join(root, 'layer');
   console.log(`generating a ~${totalMb} MiB layer in ${root} ...`);
-  const layer = generateLayer(layerDir);
+  const layer = generateMixedLayer(layerDir, totalMb);
   const store = join(root, 'store');
   const ctx: OpsContext = await openContext({ store, stateDir: join(root, 'state') });
   const lines: string[] = [];

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFaultProxy } from '../test/support/faultProxy.js';
+import { generateMixedLayer, timeCommand } from './data.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const CHILD = fileURLToPath(new URL('../test/support/s3UploadChild.js', import.meta.url));
@@ -18,51 +19,6 @@ const MIB = 1024 * 1024;
 const totalMb = Number(process.env.LAYERKEEP_BENCH_MB ?? 1024);
 const root = join(process.env.LAYERKEEP_BENCH_DIR ?? tmpdir(), `layerkeep-s3bench-${process.pid}`);
 const PART = 16 * MIB;
-
-function textish(n: number): Buffer {
-  const words = ['layer', 'keep', 'container', 'state', 'overlay', 'snapshot', 'INFO', 'GET', '/api/v1', '200', 'upload'];
-  const out: string[] = [];
-  for (let len = 0; len < n; ) {
-    const w = words[(Math.random() * words.length) | 0] + (Math.random() < 0.1 ? '\n' : ' ');
-    out.push(w);
-    len += w.length;
-  }
-  return Buffer.from(out.join('')).subarray(0, n);
-}
-
-/** ~20 % small text files, ~50 % large text files, ~30 % incompressible. */
-function generateLayer(dir: string): void {
-  const budget = totalMb * MIB;
-  let used = 0;
-  for (let i = 0; used < budget * 0.2; i++) {
-    const d = join(dir, `small/${i % 40}`);
-    mkdirSync(d, { recursive: true });
-    const size = 1024 + ((Math.random() * 15 * 1024) | 0);
-    writeFileSync(join(d, `f${i}.txt`), textish(size));
-    used += size;
-  }
-  mkdirSync(join(dir, 'large'), { recursive: true });
-  for (let i = 0; used < budget * 0.7; i++) {
-    const size = Math.min(64 * MIB, budget * 0.7 - used);
-    writeFileSync(join(dir, `large/log${i}`), textish(size));
-    used += size;
-  }
-  mkdirSync(join(dir, 'random'), { recursive: true });
-  for (let i = 0; used < budget; i++) {
-    const size = Math.min(32 * MIB, budget - used);
-    writeFileSync(join(dir, `random/blob${i}`), randomBytes(size));
-    used += size;
-  }
-}
-
-/** Wall time and the child's peak RSS (GNU time). */
-function timed(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { s: number; rssMiB: number } {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 * MIB });
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return { s, rssMiB: Number(r.stderr.trim().split('\n').pop()) / 1024 };
-}
 
 function ensureTools(): void {
   const missing = ['s3cmd', 'zstd'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
@@ -96,17 +52,17 @@ async function main(): Promise<void> {
   });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   const store = `s3://${bucket}/bench`;
-  const cli = (args: string[], state: string) => timed(process.execPath, [CLI, ...args, '--quiet', '--store', store, '--state-dir', state]);
+  const cli = (args: string[], state: string) => timeCommand(process.execPath, [CLI, ...args, '--quiet', '--store', store, '--state-dir', state]);
   rmSync(root, { recursive: true, force: true });
   try {
     const layer = join(root, 'layer');
     console.log(`generating a ~${totalMb} MiB layer ...`);
-    generateLayer(layer);
+    generateMixedLayer(layer, totalMb);
     execFileSync('sh', ['-c', `tar -cf - -C ${layer} . > /dev/null`]); // warm the page cache
 
-    const tarZstd = timed('sh', ['-c', `tar --xattrs -cf - -C ${layer} . | zstd -3 -T0 -q > /dev/null`]);
+    const tarZstd = timeCommand('sh', ['-c', `tar --xattrs -cf - -C ${layer} . | zstd -3 -T0 -q > /dev/null`]);
     // The same snapshot into a local directory store: what packing alone costs, for attribution.
-    const local = timed(process.execPath, [CLI, 'snapshot', '--quiet', '--key', 'bench', '--store', join(root, 'local-store'), '--state-dir', join(root, 'state-l'), layer]);
+    const local = timeCommand(process.execPath, [CLI, 'snapshot', '--quiet', '--key', 'bench', '--store', join(root, 'local-store'), '--state-dir', join(root, 'state-l'), layer]);
     rmSync(join(root, 'local-store'), { recursive: true, force: true });
     const snap = cli(['snapshot', '--key', 'bench', layer], join(root, 'state-a'));
     const restore = cli(['restore', '--key', 'bench', join(root, 'restored')], join(root, 'state-b'));
@@ -122,7 +78,7 @@ async function main(): Promise<void> {
       '[default]', `access_key = ${accessKeyId}`, `secret_key = ${secretAccessKey}`, `host_base = ${host}`, `host_bucket = ${host}`,
       `use_https = ${endpoint.startsWith('https') ? 'True' : 'False'}`, 'signature_v2 = False', 'multipart_chunk_size_mb = 16', '',
     ].join('\n'), { mode: 0o600 });
-    const s3cmd = timed('s3cmd', ['-c', cfg, '--no-progress', '-q', 'put', blobFile, `s3://${bucket}/s3cmd/blob`]);
+    const s3cmd = timeCommand('s3cmd', ['-c', cfg, '--no-progress', '-q', 'put', blobFile, `s3://${bucket}/s3cmd/blob`]);
     await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 's3cmd/blob' }));
 
     // Resume after a kill at ~90 %: a blob of the same size, killed once 90 % of its parts are

@@ -4,80 +4,32 @@
 //   (LAYERKEEP_BENCH_MB to change), and a 100k-file tree for the no-change check.
 // Prints a table; asserts nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { closeContext, openContext } from '../src/ops/context.js';
+import { dropCaches, generateMixedLayer, timeCommand } from './data.js';
 import { snapshot } from '../src/ops/snapshot.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const totalMb = Number(process.env.LAYERKEEP_BENCH_MB ?? 1024);
 const root = join(process.env.LAYERKEEP_BENCH_DIR ?? tmpdir(), `layerkeep-bench-${process.pid}`);
 
-function textish(n: number): Buffer {
-  const words = ['layer', 'keep', 'container', 'state', 'overlay', 'snapshot', 'log', 'INFO', 'request', '200', 'GET', '/api/v1'];
-  const parts: string[] = [];
-  let len = 0;
-  while (len < n) { const w = words[(Math.random() * words.length) | 0]! + (Math.random() < 0.1 ? '\n' : ' '); parts.push(w); len += w.length; }
-  return Buffer.from(parts.join('')).subarray(0, n);
-}
-
-function generateLayer(dir: string): void {
-  const budget = totalMb << 20;
-  let used = 0;
-  mkdirSync(dir, { recursive: true });
-  // 20 %: small files (1-16 KiB) in nested dirs
-  for (let i = 0; used < budget * 0.2; i++) {
-    const d = join(dir, `small/${i % 50}/${i % 7}`);
-    if (i < 350) mkdirSync(d, { recursive: true });
-    const size = 1024 + ((Math.random() * 15 * 1024) | 0);
-    writeFileSync(join(d, `f${i}.txt`), textish(size));
-    used += size;
-  }
-  // 50 %: large compressible files (64 MiB max)
-  for (let i = 0; used < budget * 0.7; i++) {
-    const size = Math.min(64 << 20, budget * 0.7 - used);
-    mkdirSync(join(dir, 'large'), { recursive: true });
-    writeFileSync(join(dir, `large/log${i}`), textish(size));
-    used += size;
-  }
-  // 30 %: incompressible
-  for (let i = 0; used < budget; i++) {
-    const size = Math.min(32 << 20, budget - used);
-    mkdirSync(join(dir, 'random'), { recursive: true });
-    writeFileSync(join(dir, `random/blob${i}`), randomBytes(size));
-    used += size;
-  }
-}
-
-function time(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { s: number; rssMiB?: number } {
-  // GNU time reports the child's peak RSS
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  const kb = Number(r.stderr.trim().split('\n').pop());
-  return { s, rssMiB: Number.isFinite(kb) ? kb / 1024 : undefined };
-}
-
-const dropCaches = () => { try { execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches']); } catch { /* not permitted */ } };
-
 async function main(): Promise<void> {
   if (spawnSync('/usr/bin/time', ['true']).status !== 0) throw new Error('needs GNU time (apt-get install time)');
   rmSync(root, { recursive: true, force: true });
   const layer = join(root, 'layer');
   console.log(`generating a ~${totalMb} MiB layer in ${root} ...`);
-  generateLayer(layer);
+  generateMixedLayer(layer, totalMb);
   const store = join(root, 'store');
   const state = join(root, 'state');
   const rows: [string, number, number, string][] = [];
 
   // Warm the page cache equally for both sides, then alternate runs.
   execFileSync('sh', ['-c', `tar -cf - -C ${layer} . > /dev/null`]);
-  const tarZstd = time('sh', ['-c', `tar --xattrs -cf - -C ${layer} . | zstd -3 -T0 -q > /dev/null`]);
-  const snap = time(process.execPath, [CLI, 'snapshot', '--quiet', '--store', store, '--state-dir', state, '--key', 'bench', layer]);
+  const tarZstd = timeCommand('sh', ['-c', `tar --xattrs -cf - -C ${layer} . | zstd -3 -T0 -q > /dev/null`]);
+  const snap = timeCommand(process.execPath, [CLI, 'snapshot', '--quiet', '--store', store, '--state-dir', state, '--key', 'bench', layer]);
   rows.push(['snapshot vs tar --xattrs \\| zstd -3 -T0', snap.s, tarZstd.s, 'target <= 1.15']);
 
   // the layer blob named by the key's current manifest (the store also holds index blobs)
@@ -87,9 +39,9 @@ async function main(): Promise<void> {
   const out1 = join(root, 'untar');
   mkdirSync(out1);
   dropCaches();
-  const untar = time('sh', ['-c', `zstd -dc ${blob} | tar -x -C ${out1}`]);
+  const untar = timeCommand('sh', ['-c', `zstd -dc ${blob} | tar -x -C ${out1}`]);
   dropCaches();
-  const rest = time(process.execPath, [CLI, 'restore', '--quiet', '--store', store, '--state-dir', join(root, 'state2'), '--key', 'bench', join(root, 'restored')]);
+  const rest = timeCommand(process.execPath, [CLI, 'restore', '--quiet', '--store', store, '--state-dir', join(root, 'state2'), '--key', 'bench', join(root, 'restored')]);
   rows.push(['restore vs zstd -dc \\| tar -x', rest.s, untar.s, 'target <= 1.2']);
 
   // No-change decision on 100k files
@@ -99,7 +51,7 @@ async function main(): Promise<void> {
     for (let f = 0; f < 1000; f++) writeFileSync(join(many, `d${d}/f${f}`), `${d}/${f}`);
   }
   execFileSync(process.execPath, [CLI, 'snapshot', '--quiet', '--store', store, '--state-dir', state, '--key', 'many', many]);
-  const nochange = time(process.execPath, [CLI, 'snapshot', '--quiet', '--store', store, '--state-dir', state, '--key', 'many', many]);
+  const nochange = timeCommand(process.execPath, [CLI, 'snapshot', '--quiet', '--store', store, '--state-dir', state, '--key', 'many', many]);
   // the decision itself, in process (walk + fingerprint + compare), without Node's start-up
   const ctx = await openContext({ store, stateDir: state });
   const t0 = process.hrtime.bigint();
@@ -113,7 +65,7 @@ async function main(): Promise<void> {
   for (const [name, a, b, target] of rows) console.log(`| ${name} | ${a.toFixed(2)} | ${b.toFixed(2)} | ${(a / b).toFixed(2)} | ${target} |`);
   console.log(`| no-change decision, 100k files (in process) | ${decisionS.toFixed(2)} | - | - | <= 0.5 s |`);
   console.log(`| no-change check, 100k files (whole CLI run) | ${nochange.s.toFixed(2)} | - | - | - |`);
-  console.log(`\npeak RSS: snapshot ${snap.rssMiB?.toFixed(0)} MiB, restore ${rest.rssMiB?.toFixed(0)} MiB, no-change ${nochange.rssMiB?.toFixed(0)} MiB (target <= 256 MiB); zstd -T0 ${tarZstd.rssMiB?.toFixed(0)} MiB`);
+  console.log(`\npeak RSS: snapshot ${snap.rssMiB.toFixed(0)} MiB, restore ${rest.rssMiB.toFixed(0)} MiB, no-change ${nochange.rssMiB.toFixed(0)} MiB (target <= 256 MiB); zstd -T0 ${tarZstd.rssMiB.toFixed(0)} MiB`);
   rmSync(root, { recursive: true, force: true });
 }
 

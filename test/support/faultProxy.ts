@@ -4,6 +4,7 @@
 // a test can assert how much was sent again. Listens on 127.0.0.1 only.
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { mulberry32 } from './random.js';
 
 export type Fault = 'reset-before' | 'reset-after' | 'stall' | 'slowdown' | 'error500';
 export const ALL_FAULTS: Fault[] = ['reset-before', 'reset-after', 'stall', 'slowdown', 'error500'];
@@ -75,16 +76,6 @@ export function requestKind(method: string, url: string, headers: IncomingMessag
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const errorXml = (code: string, message: string): string =>
   `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${code}</Code><Message>${message}</Message><RequestId>fault-proxy</RequestId></Error>`;

@@ -1,0 +1,66 @@
+// What the benchmarks share: a generated mixed layer and timing of a child command with its
+// peak RSS. Each benchmark generates its own data, so runs are comparable across machines.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export { mulberry32 } from '../test/support/random.js';
+
+/** Log-like text: compresses about as well as real logs and configs do. */
+export function textish(n: number): Buffer {
+  const words = ['layer', 'keep', 'container', 'state', 'overlay', 'snapshot', 'log', 'INFO', 'request', '200', 'GET', '/api/v1'];
+  const parts: string[] = [];
+  let len = 0;
+  while (len < n) { const w = words[(Math.random() * words.length) | 0]! + (Math.random() < 0.1 ? '\n' : ' '); parts.push(w); len += w.length; }
+  return Buffer.from(parts.join('')).subarray(0, n);
+}
+
+export interface MixedLayer { small: string[]; large: string[]; random: string[] }
+
+/** ~totalMb of files: 20 % small text files (1-16 KiB), 50 % large text files, 30 % incompressible. */
+export function generateMixedLayer(dir: string, totalMb: number): MixedLayer {
+  const budget = totalMb << 20;
+  const l: MixedLayer = { small: [], large: [], random: [] };
+  let used = 0;
+  for (let i = 0; used < budget * 0.2; i++) {
+    const d = join(dir, `small/${i % 50}/${i % 7}`);
+    if (i < 350) mkdirSync(d, { recursive: true });
+    const size = 1024 + ((Math.random() * 15 * 1024) | 0);
+    const p = join(d, `f${i}.txt`);
+    writeFileSync(p, textish(size));
+    l.small.push(p);
+    used += size;
+  }
+  mkdirSync(join(dir, 'large'), { recursive: true });
+  for (let i = 0; used < budget * 0.7; i++) {
+    const size = Math.min(64 << 20, budget * 0.7 - used);
+    const p = join(dir, `large/log${i}`);
+    writeFileSync(p, textish(size));
+    l.large.push(p);
+    used += size;
+  }
+  mkdirSync(join(dir, 'random'), { recursive: true });
+  for (let i = 0; used < budget; i++) {
+    const size = Math.min(32 << 20, budget - used);
+    const p = join(dir, `random/blob${i}`);
+    writeFileSync(p, randomBytes(size));
+    l.random.push(p);
+    used += size;
+  }
+  return l;
+}
+
+/** Wall time of a command and its peak RSS as GNU time reports it. */
+export function timeCommand(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { s: number; rssMiB: number } {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  return { s, rssMiB: Number(r.stderr.trim().split('\n').pop()) / 1024 }; // NaN if time printed nothing
+}
+
+/** Empties the page cache so a read-side measurement starts cold (silently skipped where not permitted). */
+export function dropCaches(): void {
+  try { execFileSync('sh', ['-c', 'sync; echo 3 > /proc/sys/vm/drop_caches']); } catch { /* not permitted */ }
+}
