@@ -2,92 +2,98 @@
 // import: an OCI layer tar or tar.zst -> a snapshot (validated entry by entry first).
 import { spawn } from 'node:child_process';
 import { closeSync, createReadStream, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { packLayer } from '../snapshot/pack.js';
-import { walkUpperDir } from '../snapshot/walk.js';
-import { restore } from './restore.js';
-import { open, rename, rm } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createFrameEncoder } from '../snapshot/frameEncoder.js';
 import { decodeBlob } from '../snapshot/frameDecoder.js';
+import { packLayer } from '../snapshot/pack.js';
 import { readTar } from '../snapshot/tarReader.js';
+import { walkUpperDir } from '../snapshot/walk.js';
 import { blobKey, canonicalJson, digestHex, LAYER_MEDIA_TYPE, type Manifest, MANIFEST_MEDIA_TYPE, validateKey } from '../store/layout.js';
 import { readManifest, resolveSnapshot } from './manifests.js';
+import { restore } from './restore.js';
 import { publishWritten } from './publish.js';
 import { TOOL } from './snapshot.js';
 import type { OpsContext } from './types.js';
 
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
-export async function exportSnapshot(ctx: OpsContext, opts: { key?: string; snapshot?: string; output: string }): Promise<{ digest: string; bytes: number; format: 'tar' | 'tar.zst' }> {
+type ExportResult = { digest: string; bytes: number; format: 'tar' | 'tar.zst' };
+
+export async function exportSnapshot(ctx: OpsContext, opts: { key?: string; snapshot?: string; output: string }): Promise<ExportResult> {
   const digest = await resolveSnapshot(ctx, opts.key, opts.snapshot);
   const m = await readManifest(ctx, digest);
   const compressed = /\.(zst|zstd)$/.test(opts.output);
+  const format = compressed ? 'tar.zst' : 'tar';
   // A diff snapshot's own layer is not the whole tree: resolve its chain into a scratch dir and
   // write that as one layer.
-  if (m.kind !== 'full' || (m as { chunks?: unknown }).chunks) return exportResolved(ctx, m.key, digest, opts.output, compressed);
-  const source: AsyncIterable<Buffer> = compressed
-    ? await ctx.store.read(blobKey(m.blob.digest)) as AsyncIterable<Buffer>
-    : decodeBlob(ctx.store, {
-      key: blobKey(m.blob.digest), blobSize: m.blob.size, blobDigestHex: digestHex(m.blob.digest),
-      diffIdHex: digestHex(m.diffId), uncompressedSize: m.uncompressedSize,
-    });
-  let bytes = 0;
-  if (opts.output === '-') {
-    for await (const c of source) { bytes += c.length; if (!process.stdout.write(c)) await new Promise((r) => process.stdout.once('drain', r)); }
-  } else {
-    // temp + rename: a failed export never leaves a partial file under the requested name
-    const tmp = `${opts.output}.layerkeep-tmp-${process.pid}`;
-    const fh = await open(tmp, 'w', 0o644);
-    try {
-      for await (const c of source) { bytes += c.length; await fh.write(c); ctx.progress?.update('export', bytes); }
-      await fh.sync();
-      await fh.close();
-      await rename(tmp, opts.output);
-    } catch (err) {
-      await fh.close().catch(() => {});
-      await rm(tmp, { force: true });
-      throw err;
-    }
+  if (m.kind !== 'full' || (m as { chunks?: unknown }).chunks) {
+    return { digest, bytes: await exportResolved(ctx, m.key, digest, opts.output, compressed), format };
   }
-  if (compressed && bytes !== m.blob.size) throw new Error(`export of ${digest}: copied ${bytes} bytes, blob has ${m.blob.size}`);
-  return { digest, bytes, format: compressed ? 'tar.zst' : 'tar' };
+  const bytes = await writeOutput(opts.output, async (write) => {
+    if (compressed) {
+      // the stored blob is already a valid .tar.zst
+      let copied = 0;
+      for await (const c of await ctx.store.read(blobKey(m.blob.digest))) { copied += (c as Buffer).length; await write(c as Buffer); }
+      if (copied !== m.blob.size) throw new Error(`export of ${digest}: copied ${copied} bytes, blob has ${m.blob.size}`);
+    } else {
+      const tar = decodeBlob(ctx.store, {
+        key: blobKey(m.blob.digest), blobSize: m.blob.size, blobDigestHex: digestHex(m.blob.digest),
+        diffIdHex: digestHex(m.diffId), uncompressedSize: m.uncompressedSize,
+      });
+      for await (const c of tar) await write(c);
+    }
+  }, (n) => ctx.progress?.update('export', n));
+  return { digest, bytes, format };
 }
 
-async function exportResolved(ctx: OpsContext, key: string, digest: string, output: string, compressed: boolean): Promise<{ digest: string; bytes: number; format: 'tar' | 'tar.zst' }> {
-  const toStdout = output === '-';
-  const scratch = mkdtempSync(join(toStdout ? tmpdir() : dirname(resolve(output)), '.layerkeep-export-'));
-  const tmp = `${output}.layerkeep-tmp-${process.pid}`;
-  const file = toStdout ? null : await open(tmp, 'w', 0o644);
+async function exportResolved(ctx: OpsContext, key: string, digest: string, output: string, compressed: boolean): Promise<number> {
+  const scratch = mkdtempSync(join(output === '-' ? tmpdir() : dirname(resolve(output)), '.layerkeep-export-'));
   try {
     const tree = join(scratch, 'tree');
     await restore(ctx, { key, snapshot: digest, dir: tree, remember: false, allowDevices: true });
     const { entries } = walkUpperDir(tree, { allowDevices: true });
-    let bytes = 0;
-    const write = async (b: Buffer): Promise<void> => {
-      bytes += b.length;
-      if (file) await file.write(b);
-      else if (!process.stdout.write(b)) await new Promise((r) => process.stdout.once('drain', r));
-    };
-    if (compressed) {
-      const enc = createFrameEncoder(write);
-      await packLayer(entries, (c) => enc.write(c));
-      await enc.end();
-    } else {
-      await packLayer(entries, write);
-    }
-    if (file) {
-      await file.sync();
-      await file.close();
-      await rename(tmp, output);
-    }
-    return { digest, bytes, format: compressed ? 'tar.zst' : 'tar' };
-  } catch (err) {
-    if (file) { await file.close().catch(() => {}); await rm(tmp, { force: true }); }
-    throw err;
+    return await writeOutput(output, async (write) => {
+      if (compressed) {
+        const enc = createFrameEncoder(write);
+        await packLayer(entries, (c) => enc.write(c));
+        await enc.end();
+      } else {
+        await packLayer(entries, write);
+      }
+    });
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Streams what `produce` writes to stdout ("-") or to a file, through a temp file renamed into
+ * place only on success, so a failed export never leaves a partial file under the requested name.
+ */
+async function writeOutput(output: string, produce: (write: (b: Buffer) => Promise<void>) => Promise<void>, onBytes?: (n: number) => void): Promise<number> {
+  let bytes = 0;
+  if (output === '-') {
+    await produce(async (b) => {
+      bytes += b.length;
+      if (!process.stdout.write(b)) await new Promise((r) => process.stdout.once('drain', r));
+    });
+    return bytes;
+  }
+  const tmp = `${output}.layerkeep-tmp-${process.pid}`;
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await produce(async (b) => { bytes += b.length; await fh.write(b); onBytes?.(bytes); });
+    await fh.sync();
+    await fh.close();
+    await rename(tmp, output);
+    return bytes;
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await rm(tmp, { force: true });
+    throw err;
   }
 }
 
