@@ -2,7 +2,7 @@
 // Docker off), a busybox root file system, overlay mounts, and runc/podman calls. Everything lives
 // in a temp dir that is removed when the test process exits.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -166,6 +166,12 @@ export async function startDaemon(extra: string[] = []): Promise<Daemon> {
 }
 
 /** The key's current snapshot digest in a file:// store, or '' if the key has none. */
+/** Ref names in a local store (a `<key>.lock` file held during a publish is not a ref). */
+export function refNames(storeDir: string): string[] {
+  const dir = join(storeDir, 'refs');
+  return existsSync(dir) ? readdirSync(dir).filter((n) => !n.endsWith('.lock')) : [];
+}
+
 export function currentSnapshot(storeDir: string, key: string): string {
   const p = join(storeDir, 'refs', key);
   if (!existsSync(p)) return '';

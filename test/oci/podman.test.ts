@@ -3,9 +3,9 @@
 // their state across `--rm`; containers without the annotation never reach layerkeep.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HOOK, REPO, busyboxRootfs, mustRun, requireTool, run, startDaemon, tempDir, uniq, waitForSnapshot, type Daemon } from './helpers.js';
+import { busyboxRootfs, type Daemon, HOOK, mustRun, refNames, REPO, requireTool, run, startDaemon, tempDir, uniq, waitForSnapshot } from './helpers.js';
 
 const podman = requireTool('podman', 'podman');
 const IMAGE = 'localhost/layerkeep-oci-busybox:test';
@@ -60,8 +60,7 @@ describe('Podman with layerkeep in oci-hooks.d', () => {
   it('leaves a container without the annotation alone: no hook call, no snapshot, its own layer intact', async () => {
     const name = uniq('plain');
     // ref names only: a `<key>.lock` file comes and goes while the previous test's capture publishes
-    const refs = (): string[] =>
-      (existsSync(join(daemon.storeDir, 'refs')) ? readdirSync(join(daemon.storeDir, 'refs')) : []).filter((n) => !n.endsWith('.lock'));
+    const refs = (): string[] => refNames(daemon.storeDir);
     const before = refs();
     const logLength = daemon.logs().length;
     try {

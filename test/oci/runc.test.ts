@@ -3,12 +3,9 @@
 // back, seen from inside, in a new container of the same key on a fresh overlay.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  busyboxRootfs, currentSnapshot, layerkeepHooks, overlayMount, requireTool, run, startDaemon, tempDir, uniq, unmount,
-  waitForSnapshot, writeBundle, type Daemon,
-} from './helpers.js';
+import { busyboxRootfs, currentSnapshot, type Daemon, layerkeepHooks, overlayMount, refNames, requireTool, run, startDaemon, tempDir, uniq, unmount, waitForSnapshot, writeBundle } from './helpers.js';
 
 const runc = requireTool('runc', 'runc');
 
@@ -79,14 +76,14 @@ describe('runc bundle with layerkeep OCI hooks', () => {
   });
 
   it('runs a container without the annotation untouched, without asking the daemon', async () => {
-    const refsBefore = existsSync(join(daemon.storeDir, 'refs')) ? readdirSync(join(daemon.storeDir, 'refs')).length : 0;
+    const refsBefore = refNames(daemon.storeDir).length;
     const name = uniq('plain');
     // Pointed at a socket that does not exist: the hook must not need the daemon at all.
     const r = await runContainer(name, undefined, 'echo mine > /root/own && cat /etc/image-file.txt', [`--node=${process.execPath}`, `--socket=${join(base, 'no.sock')}`, `--run-dir=${join(base, 'no-run')}`]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, 'from-image\n');
     assert.equal(r.stderr, '');
-    const refsAfter = existsSync(join(daemon.storeDir, 'refs')) ? readdirSync(join(daemon.storeDir, 'refs')).length : 0;
+    const refsAfter = refNames(daemon.storeDir).length;
     assert.equal(refsAfter, refsBefore);
     assert.ok(existsSync(join(r.upper, 'root', 'own')));
     unmount(r.merged);
