@@ -28,17 +28,4 @@ export function createClient(opts: ClientOptions): LayerKeepClient {
   return new api.LayerKeep(target, creds, { 'grpc.max_receive_message_length': 64 * 1024 * 1024 });
 }
 
-/** Calls a unary method as a promise, with a deadline. */
-export function unary<Req, Res>(
-  client: LayerKeepClient,
-  method: (req: Req, opts: grpc.CallOptions, cb: grpc.requestCallback<Res>) => unknown,
-  req: Req,
-  timeoutMs = 30_000,
-): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    method.call(client, req, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, res?: Res) => {
-      if (err) reject(err);
-      else resolve(res as Res);
-    });
-  });
-}
+export { unary } from './unary.js';
