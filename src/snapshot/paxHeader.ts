@@ -5,34 +5,53 @@
 // 'x' header block is encoded here too. Everything else in the archive is tar-stream's.
 
 /** One "<len> <key>=<value>\n" record, where len counts its own digits. */
-function record(key: string, value: Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
-  let len = body.length + 1;
-  while (String(len).length + body.length !== len) len = String(len).length + body.length;
-  return Buffer.concat([Buffer.from(String(len)), body]);
+function recordLength(key: string, valueLength: number): number {
+  const body = 1 + Buffer.byteLength(key) + 1 + valueLength + 1; // " key=value\n"
+  let len = body + 1;
+  while (String(len).length + body !== len) len = String(len).length + body;
+  return len;
 }
 
 export function encodePaxRecords(records: [string, Buffer | string][]): Buffer {
-  return Buffer.concat(records.map(([k, v]) => record(k, typeof v === 'string' ? Buffer.from(v) : v)));
+  const values = records.map(([, v]) => (typeof v === 'string' ? Buffer.from(v) : v));
+  const lengths = records.map(([k], i) => recordLength(k, values[i]!.length));
+  const out = Buffer.allocUnsafe(lengths.reduce((a, n) => a + n, 0));
+  let o = 0;
+  records.forEach(([k], i) => {
+    o += out.write(`${lengths[i]} ${k}=`, o, 'utf8');
+    o += values[i]!.copy(out, o);
+    out[o++] = 0x0a;
+  });
+  return out;
 }
 
-/** The 512-byte ustar header of an 'x' entry followed by its records and padding. */
+/** The 512-byte ustar header of an 'x' entry: fixed but for the size (and so the checksum). */
+const PAX_TEMPLATE = (() => {
+  const h = Buffer.alloc(512);
+  h.write('PaxHeader', 0, 'ascii');
+  h.write('0000644\0', 100, 'ascii'); // mode
+  h.write('0000000\0', 108, 'ascii'); // uid
+  h.write('0000000\0', 116, 'ascii'); // gid
+  h.write('00000000000\0', 136, 'ascii'); // mtime: fixed, keeps archives deterministic
+  h.write('x', 156, 'ascii');
+  h.write('ustar\x0000', 257, 'ascii');
+  h.fill(0x20, 148, 156); // checksum is computed with its own field as spaces
+  return h;
+})();
+const PAX_TEMPLATE_SUM = PAX_TEMPLATE.reduce((a, b) => a + b, 0);
+
+/** The 512-byte ustar header of an 'x' entry followed by its records and padding, in one buffer. */
 export function paxHeaderBlock(records: Buffer): Buffer {
-  const header = Buffer.alloc(512);
-  header.write('PaxHeader', 0, 'ascii');
-  header.write('0000644\0', 100, 'ascii'); // mode
-  header.write('0000000\0', 108, 'ascii'); // uid
-  header.write('0000000\0', 116, 'ascii'); // gid
-  header.write(records.length.toString(8).padStart(11, '0') + '\0', 124, 'ascii');
-  header.write('00000000000\0', 136, 'ascii'); // mtime: fixed, keeps archives deterministic
-  header.write('x', 156, 'ascii');
-  header.write('ustar\x0000', 257, 'ascii');
-  header.fill(0x20, 148, 156); // checksum is computed with its own field as spaces
-  let sum = 0;
-  for (const b of header) sum += b;
-  header.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
   const pad = (512 - (records.length % 512)) % 512;
-  return Buffer.concat([header, records, Buffer.alloc(pad)]);
+  const out = Buffer.alloc(512 + records.length + pad);
+  PAX_TEMPLATE.copy(out, 0);
+  const size = records.length.toString(8).padStart(11, '0') + '\0';
+  out.write(size, 124, 'ascii');
+  let sum = PAX_TEMPLATE_SUM;
+  for (let i = 124; i < 136; i++) sum += out[i]!; // the template has zeros there
+  out.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  records.copy(out, 512);
+  return out;
 }
 
 /** Nanoseconds since the epoch as PAX decimal seconds ("1700000000.123456789"). */
