@@ -1,6 +1,6 @@
 // Writing and reading the extra blobs of an incremental snapshot (layer index, chunk pack):
 // seekable zstd like layer blobs, so the same verified reader serves all of them.
-import { createFrameEncoder, type EncodedBlob } from '../snapshot/frameEncoder.js';
+import { createFrameEncoder, type EncodedBlob, type FrameSink } from '../snapshot/frameEncoder.js';
 import { decodeBlob } from '../snapshot/frameDecoder.js';
 import { blobKey, digestHex } from '../store/layout.js';
 import type { BlobWriter, ObjectStore } from '../store/types.js';
@@ -21,13 +21,13 @@ export interface WrittenBlob {
 export async function writeBlob(
   store: ObjectStore,
   mediaType: string,
-  produce: (write: (b: Buffer) => Promise<void>) => Promise<void>,
+  produce: (out: FrameSink) => Promise<void>,
   noteFor?: (b: WrittenBlob) => string,
 ): Promise<WrittenBlob> {
   const writer = await store.createBlobWriter();
   try {
     const encoder = createFrameEncoder((bytes) => writer.write(bytes));
-    await produce((b) => encoder.write(b));
+    await produce(encoder);
     const encoded = await encoder.end();
     const ref: BlobRef = {
       digest: `sha256:${encoded.blobDigestHex}`, size: encoded.blobSize, diffId: `sha256:${encoded.diffIdHex}`,

@@ -66,6 +66,10 @@ function checkShape(digest: string, m: ChainManifest): void {
 function checkChunkRefs(layers: ChainLayer[]): void {
   for (const l of layers) {
     for (const f of l.index.files) {
+      if (f.inTar && f.tarOffset !== undefined && f.tarOffset + f.size > l.manifest.uncompressedSize) {
+        throw new Error(`layer index of snapshot ${l.digest}: ${f.path} is said to lie at bytes ${f.tarOffset}+${f.size} of a ` +
+          `${l.manifest.uncompressedSize}-byte layer`);
+      }
       for (const c of f.chunks) {
         const src = layers[c.layer];
         const size = !src ? undefined : c.stream === STREAM_CHUNKS ? src.manifest.chunks?.uncompressedSize : src.manifest.uncompressedSize;

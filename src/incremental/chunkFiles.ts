@@ -18,6 +18,16 @@ export async function chunkFile(e: WalkedEntry): Promise<Chunk[]> {
   return chunker.end();
 }
 
+/** Chunks bytes as they stream by (a file's stored copy) into references to where they lie. */
+export async function chunkStored(bytes: AsyncIterable<Buffer>, size: number, at: Omit<ChunkRef, 'hash' | 'length'>): Promise<ChunkRef[]> {
+  const chunker = createChunker();
+  let got = 0;
+  for await (const b of bytes) { chunker.push(b); got += b.length; }
+  if (got !== size) throw new Error(`read ${got} of ${size} stored bytes`);
+  let offset = at.offset;
+  return chunker.end().map((c) => { const ref = { ...at, offset, hash: c.hash, length: c.length }; offset += c.length; return ref; });
+}
+
 async function readChecked(e: WalkedEntry, start: number, end: number, sink: (b: Buffer) => void): Promise<void> {
   await withFile(e, async (read) => {
     for (let pos = start; pos < end; ) {
@@ -65,6 +75,8 @@ export interface BaseMap {
   layer: number;
   path: string;
   chunks: ChunkRef[];
+  /** false when the chunks were worked out just now from the stored bytes (the layer's index lists none). */
+  listed: boolean;
 }
 
 /**
@@ -94,7 +106,8 @@ export function planChunkRefs(candidates: { entry: WalkedEntry; chunks: Chunk[] 
         let k = 1;
         while (i + k < chunks.length && at.idx + k < at.map.chunks.length && at.map.chunks[at.idx + k]!.hash.equals(chunks[i + k]!.hash)) k++;
         for (let j = 0; j < k; j++) { runs.push(refs.length); refs.push(at.map.chunks[at.idx + j]!); fileOffset += chunks[i + j]!.length; }
-        if (k > 1) runs.splice(runs.length - k, k, { layer: at.map.layer, path: at.map.path, start: at.idx, count: k });
+        // a run can only name chunks the other layer's index lists
+        if (k > 1 && at.map.listed) runs.splice(runs.length - k, k, { layer: at.map.layer, path: at.map.path, start: at.idx, count: k });
         next = { map: at.map, idx: at.idx + k };
         i += k;
         continue;

@@ -4,8 +4,9 @@
 // each against the tree of the layer before it. Besides its layer blob (an OCI layer tar as
 // seekable zstd), a snapshot may store two more blobs under blobs/sha256/, both seekable zstd:
 //   - a layer index (JSON): what the tar alone cannot say — the upper-dir paths this layer
-//     deleted, which `.wh.` entries of the tar only express a deletion, and the chunk maps of
-//     large files, which let a later diff upload only the chunks that changed;
+//     deleted, which `.wh.` entries of the tar only express a deletion, and the maps of large
+//     files (where a file whole in the tar starts; the chunks of one stored as references),
+//     which let a later diff upload only the chunks that changed;
 //   - a chunk pack (diffs only): the new chunks of large files stored as chunk references,
 //     concatenated. Such a file has no tar entry: its metadata is in the index and its bytes
 //     are ranges of earlier layers' tars and chunk packs. This is the layerkeep-specific
@@ -82,6 +83,11 @@ export interface FileMap {
   layer: number;
   /** true: the layer's tar holds the file whole; false: it is stored as chunk references only. */
   inTar: boolean;
+  /**
+   * For files in the tar: where their bytes start in it. Such a map usually has no chunks: a
+   * file is chunked (from these stored bytes) only when a later diff finds it changed.
+   */
+  tarOffset?: number;
   /** For chunk-referenced files: the metadata a tar entry would have carried. */
   meta?: FileMeta;
   chunks: ChunkRef[];
@@ -117,8 +123,9 @@ export type MapLookup = (layer: number, path: string) => ChunkRef[] | undefined;
 export function encodeLayerIndex(ix: LayerIndex): Buffer {
   const files = ix.files.map((f) => {
     if (f.inTar) {
-      const base = f.chunks[0]?.offset ?? 0;
-      return { path: f.path, size: f.size, tar: base, chunks: f.chunks.map((c) => [c.hash.toString('base64url'), c.length]) };
+      const tar = f.tarOffset ?? f.chunks[0]?.offset ?? 0;
+      if (f.chunks.length === 0) return { path: f.path, size: f.size, tar };
+      return { path: f.path, size: f.size, tar, chunks: f.chunks.map((c) => [c.hash.toString('base64url'), c.length]) };
     }
     const m = f.meta!;
     const one = (c: ChunkRef) => [c.hash.toString('base64url'), c.length, c.layer, c.stream, c.offset];
@@ -166,9 +173,11 @@ export function decodeLayerIndex(body: Buffer, layer: number, what: string, look
     if (seen.has(path)) bad(`${JSON.stringify(path)} has two chunk maps`);
     seen.add(path);
     const size = count(f.size, `${path}: size`, bad);
-    if (!Array.isArray(f.chunks)) bad(`${path}: chunks is not a list`);
     const inTar = f.tar !== undefined;
-    let tarOffset = inTar ? count(f.tar, `${path}: tar offset`, bad) : 0;
+    const tarStart = inTar ? count(f.tar, `${path}: tar offset`, bad) : 0;
+    if (inTar && f.chunks === undefined) return { path, size, layer, inTar, tarOffset: tarStart, chunks: [] }; // not chunked yet
+    if (!Array.isArray(f.chunks)) bad(`${path}: chunks is not a list`);
+    let tarOffset = tarStart;
     let total = 0;
     const chunks: ChunkRef[] = [];
     const add = (ref: ChunkRef, where: string) => {
@@ -207,7 +216,7 @@ export function decodeLayerIndex(body: Buffer, layer: number, what: string, look
       add({ hash, length, layer: from, stream: c[3] as StreamKind, offset: count(c[4], `${where} offset`, bad) }, where);
     });
     if (total !== size) bad(`${path}: chunks add up to ${total} bytes, the file has ${size}`);
-    if (inTar) return { path, size, layer, inTar, chunks };
+    if (inTar) return { path, size, layer, inTar, tarOffset: tarStart, chunks };
     const mode = count(f.mode, `${path}: mode`, bad);
     const uid = count(f.uid, `${path}: uid`, bad);
     const gid = count(f.gid, `${path}: gid`, bad);
@@ -241,11 +250,20 @@ function count(v: unknown, what: string, bad: (m: string) => never): number {
 // ---- compact binary form for the local state DB ---------------------------------------
 
 const MAP_MAGIC = 0x4d434b4c; // "LKCM"
+const TAR_MAP_MAGIC = 0x55434b4c; // "LKCU": a file whole in a layer's tar, not chunked yet
 const MAP_HEADER = 8; // magic u32 | layer of the index holding the map u16 | reserved u16
 const REF_BYTES = 48; // sha256 32 | length u32 | layer u16 | stream u8 | pad u8 | offset u48 | pad u16
+const TAR_MAP_BYTES = 16; // header 8 | tar offset u64
 
-/** A file map's layer and chunk references, packed for the chunk_maps table. */
-export function packFileMap(map: Pick<FileMap, 'layer' | 'chunks'>): Buffer {
+/** A file map's layer and chunk references (or tar offset), packed for the chunk_maps table. */
+export function packFileMap(map: Pick<FileMap, 'layer' | 'chunks' | 'tarOffset'>): Buffer {
+  if (map.chunks.length === 0 && map.tarOffset !== undefined) {
+    const t = Buffer.alloc(TAR_MAP_BYTES);
+    t.writeUInt32LE(TAR_MAP_MAGIC, 0);
+    t.writeUInt16LE(map.layer, 4);
+    t.writeBigUInt64LE(BigInt(map.tarOffset), 8);
+    return t;
+  }
   const b = Buffer.alloc(MAP_HEADER + map.chunks.length * REF_BYTES);
   b.writeUInt32LE(MAP_MAGIC, 0);
   b.writeUInt16LE(map.layer, 4);
@@ -260,7 +278,10 @@ export function packFileMap(map: Pick<FileMap, 'layer' | 'chunks'>): Buffer {
   return b;
 }
 
-export function unpackFileMap(b: Buffer): Pick<FileMap, 'layer' | 'chunks'> {
+export function unpackFileMap(b: Buffer): Pick<FileMap, 'layer' | 'chunks' | 'tarOffset'> {
+  if (b.length === TAR_MAP_BYTES && b.readUInt32LE(0) === TAR_MAP_MAGIC) {
+    return { layer: b.readUInt16LE(4), chunks: [], tarOffset: Number(b.readBigUInt64LE(8)) };
+  }
   if (b.length < MAP_HEADER || b.readUInt32LE(0) !== MAP_MAGIC || (b.length - MAP_HEADER) % REF_BYTES !== 0) {
     throw new Error(`stored chunk map of ${b.length} bytes is not in the expected format`);
   }

@@ -1,5 +1,7 @@
-// Packs a layer's entries into a layer blob while the tar tap records the chunk maps of its
-// large files (where each chunk sits in the uncompressed tar).
+// Packs a layer's entries into a layer blob and records where each large file's bytes sit in
+// the uncompressed tar. Those files are not chunked here: a later diff chunks a file's stored
+// bytes only if the file changes (planDiff in ops/snapshot.ts), so a full snapshot pays
+// nothing for incremental storage beyond this list.
 import { LAYER_MEDIA_TYPE } from '../store/layout.js';
 import { packLayer } from '../snapshot/pack.js';
 import type { WalkedEntry } from '../snapshot/walk.js';
@@ -7,9 +9,6 @@ import type { ObjectStore } from '../store/types.js';
 import { writeBlob, type WrittenBlob } from './blobs.js';
 import { CHUNK_FILE_MIN } from './chunker.js';
 import type { FileMap } from './format.js';
-import { createTarTap, inlineSink, workerSink } from './tarTap.js';
-
-const WORKER_MIN_BYTES = 16 << 20;
 
 export async function writeLayerBlob(
   store: ObjectStore,
@@ -18,19 +17,11 @@ export async function writeLayerBlob(
   onContent?: (bytes: number) => void,
   noteFor?: (b: WrittenBlob) => string,
 ): Promise<{ blob: WrittenBlob; maps: FileMap[] }> {
-  const chosen = new Map<number, { path: string; size: number }>();
-  entries.forEach((e, i) => { if (e.type === 'file' && e.size >= CHUNK_FILE_MIN) chosen.set(i, { path: e.path, size: e.size }); });
-  // Chunking a few MiB is quicker than starting a thread for it.
-  const chosenBytes = [...chosen.values()].reduce((a, c) => a + c.size, 0);
-  const tap = createTarTap(chosen, layer, chosenBytes >= WORKER_MIN_BYTES ? workerSink() : inlineSink());
-  try {
-    let maps: FileMap[] = [];
-    const blob = await writeBlob(store, LAYER_MEDIA_TYPE, async (write) => {
-      await packLayer(entries, async (chunk) => { await tap.write(chunk); await write(chunk); }, onContent);
-      maps = await tap.end();
-    }, noteFor);
-    return { blob, maps };
-  } finally {
-    await tap.close();
-  }
+  const maps: FileMap[] = [];
+  const onFile = (i: number, tarOffset: number): void => {
+    const e = entries[i]!;
+    if (e.size >= CHUNK_FILE_MIN) maps.push({ path: e.path, size: e.size, layer, inTar: true, tarOffset, chunks: [] });
+  };
+  const blob = await writeBlob(store, LAYER_MEDIA_TYPE, (out) => packLayer(entries, out, { onContent, onFile }).then(() => {}), noteFor);
+  return { blob, maps };
 }

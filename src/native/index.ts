@@ -1,8 +1,9 @@
 // Typed access to layerkeep_native, the small Node-API addon for the Linux syscalls
 // Node's fs lacks: xattrs, mknod, nanosecond lutimes, renameat2, directory fsync, and
-// a one-call-per-directory metadata scan. All calls are synchronous. A failing syscall
-// throws an Error like Node's fs errors: .code is the errno name ('ENOENT', 'EPERM',
-// 'ENOTSUP', ...), plus .errno, .syscall, .path (and .dest for renames).
+// a one-call-per-directory metadata scan, all synchronous; plus a sha256 whose updates
+// run on the thread pool (asyncSha256). A failing syscall throws an Error like Node's fs
+// errors: .code is the errno name ('ENOENT', 'EPERM', 'ENOTSUP', ...), plus .errno,
+// .syscall, .path (and .dest for renames).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +44,9 @@ interface NativeAddon {
   renameNoReplace(a: string, b: string): void;
   fsyncDir(path: string): void;
   scanDir(dir: string): RawScan;
+  sha256Create(): object;
+  sha256Update(handle: object, bytes: Uint8Array): Promise<void>;
+  sha256Digest(handle: object): Buffer;
 }
 
 /** Environment variable naming the .node file explicitly (e.g. an installed copy). */
@@ -164,4 +168,32 @@ export function scanDir(dir: string): ScanEntry[] {
     };
   }
   return entries;
+}
+
+/** A sha256 whose updates run on libuv's thread pool, in the order they were queued. */
+export interface AsyncSha256 {
+  /** Queues `bytes`, which must not change until the returned promise settles (when they are hashed). */
+  update(bytes: Uint8Array): Promise<void>;
+  /** Waits for every queued update; the digest, or the first failure. */
+  digest(): Promise<Buffer>;
+}
+
+export function asyncSha256(): AsyncSha256 {
+  const native = addon();
+  const handle = native.sha256Create();
+  let tail: Promise<void> = Promise.resolve();
+  let failure: Error | null = null;
+  return {
+    update(bytes) {
+      if (failure) return Promise.reject(failure);
+      const hashed = tail.then(() => native.sha256Update(handle, bytes));
+      tail = hashed.catch((err: Error) => { failure ??= err; });
+      return hashed;
+    },
+    async digest() {
+      await tail;
+      if (failure) throw failure;
+      return native.sha256Digest(handle);
+    },
+  };
 }

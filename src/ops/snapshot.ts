@@ -9,19 +9,20 @@
 import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { indexRows, treeFingerprint } from '../snapshot/metaIndex.js';
+import { readTarRange } from '../snapshot/frameDecoder.js';
 import { walkUpperDir, type WalkedEntry } from '../snapshot/walk.js';
-import { canonicalJson, LAYER_MEDIA_TYPE, type Manifest, MANIFEST_MEDIA_TYPE, validateKey } from '../store/layout.js';
+import { blobKey, canonicalJson, LAYER_MEDIA_TYPE, type Manifest, MANIFEST_MEDIA_TYPE, validateKey } from '../store/layout.js';
 import {
   type ChunkMapRow, getBaselineManifest, getKey, getSnapshot, type LinkedIndexRow, loadBaselineRows, loadChunkMaps, saveBaseline,
 } from '../state/snapshots.js';
 import type { WrittenBlob } from '../incremental/blobs.js';
 import { writeBlob } from '../incremental/blobs.js';
 import { CHUNK_FILE_MIN, type Chunk } from '../incremental/chunker.js';
-import { type BaseMap, chunkFile, planChunkRefs, type ChunkRefPlan, writeChunkPack } from '../incremental/chunkFiles.js';
+import { type BaseMap, chunkFile, chunkStored, planChunkRefs, type ChunkRefPlan, writeChunkPack } from '../incremental/chunkFiles.js';
 import { baselineRows, type BaselineRow, diffTrees, mergeWhiteouts, type TreeDiff } from '../incremental/diff.js';
 import {
   type BlobRef, type ChainInfo, type ChainManifest, CHUNKS_MEDIA_TYPE, encodeLayerIndex, type FileMap, INDEX_MEDIA_TYPE,
-  type LayerIndex, packFileMap, unpackFileMap,
+  type LayerIndex, packFileMap, STREAM_TAR, unpackFileMap,
 } from '../incremental/format.js';
 import { writeLayerBlob } from '../incremental/layerWrite.js';
 import { type ChainState, checkLimits, type CompactionLimits, fullSnapshotReason } from '../incremental/policy.js';
@@ -131,7 +132,7 @@ async function planDiff(
 
   // Large files that changed: which of their chunks does the chain already store?
   const layer = baseChain.length;
-  const baseMaps: BaseMap[] = loadChunkMaps(ctx.state, key).map((r) => ({ path: r.path, ...unpackFileMap(r.chunks) }));
+  const baseMaps = loadChunkMaps(ctx.state, key).map((r) => ({ path: r.path, size: r.size, ...unpackFileMap(r.chunks), listed: true }));
   const linkTargets = new Set(w.entries.filter((e) => e.type === 'hardlink').map((e) => e.linkname));
   const candidates: { entry: WalkedEntry; chunks: Chunk[] }[] = [];
   if (baseMaps.length > 0) {
@@ -140,6 +141,7 @@ async function planDiff(
       if (e.type === 'file' && e.size >= CHUNK_FILE_MIN && !linkTargets.has(e.path)) candidates.push({ entry: e, chunks: await chunkFile(e) });
     }
   }
+  await chunkStoredBaseFiles(ctx, baseMaps, baseChain.digests, candidates.map((c) => c.entry), new Set(diff.deleted));
   const chunked = planChunkRefs(candidates, baseMaps, layer);
   const byRef = new Set(chunked.files.map((f) => f.entry));
   let estimate = chunked.packBytes + diff.whiteouts.length * ENTRY_OVERHEAD;
@@ -150,6 +152,34 @@ async function planDiff(
   const reason = fullSnapshotReason(baseChain, estimate, limits);
   if (reason) return { reason };
   return { baseDigest, baseChain, diff, chunked, estimate };
+}
+
+/**
+ * Large files are not chunked when they are stored whole; the first diff that finds one changed
+ * chunks its stored copy (ranged reads of the frames that hold it), so the edit can reuse the
+ * unchanged chunks. Done for the changed files' own old versions, and for deleted files of a
+ * changed file's size (a file moved, or moved and edited). Other stored files stay unchunked,
+ * so a copy of an unchanged large file is stored again rather than found.
+ */
+async function chunkStoredBaseFiles(
+  ctx: OpsContext, baseMaps: (BaseMap & { size: number; tarOffset?: number })[], chain: string[], changed: WalkedEntry[], deleted: Set<string>,
+): Promise<void> {
+  const paths = new Set(changed.map((e) => e.path));
+  const sizes = new Set(changed.map((e) => e.size));
+  const manifests = new Map<number, ChainManifest>();
+  for (const m of baseMaps) {
+    if (m.chunks.length > 0 || m.tarOffset === undefined) continue;
+    if (!paths.has(m.path) && !(deleted.has(m.path) && sizes.has(m.size))) continue;
+    const digest = chain[m.layer];
+    if (!digest) continue; // not in this chain (a stale baseline row): nothing to reuse from it
+    let lm = manifests.get(m.layer);
+    if (!lm) manifests.set(m.layer, (lm = await readManifest(ctx, digest)));
+    const bytes = readTarRange(ctx.store, {
+      key: blobKey(lm.blob.digest), blobSize: lm.blob.size, uncompressedSize: lm.uncompressedSize,
+    }, m.tarOffset, m.tarOffset + m.size);
+    m.chunks = await chunkStored(bytes, m.size, { layer: m.layer, stream: STREAM_TAR, offset: m.tarOffset });
+    m.listed = false;
+  }
 }
 
 function chainStateOf(digest: string, m: ChainManifest): DiffPlan['baseChain'] {
@@ -182,7 +212,7 @@ async function writeFull(ctx: OpsContext, key: string, w: Walked, req: SnapshotO
   let noted = blob; // the blob whose upload journal carries the manifest
   if (hasLarge) {
     const ix: LayerIndex = { layer: 0, deleted: [], deleteOnly: [], files: maps };
-    noted = await writeBlob(ctx.store, INDEX_MEDIA_TYPE, (write) => write(encodeLayerIndex(ix)),
+    noted = await writeBlob(ctx.store, INDEX_MEDIA_TYPE, async (out) => { await out.write(encodeLayerIndex(ix)); },
       (index) => (manifestJson = json(manifestFor(blob, index))));
   }
   const { digest } = await publishWritten(ctx, noted.writer, manifestJson, { takeOver: req.takeOver, keep: req.keep });
@@ -203,7 +233,7 @@ async function writeDiff(ctx: OpsContext, key: string, w: Walked, p: DiffPlan, r
   const { blob, maps } = await writeLayerBlob(ctx.store, tarEntries, layer, onContent);
   let pack: WrittenBlob | null = null;
   if (p.chunked.newChunks.length > 0) {
-    pack = await writeBlob(ctx.store, CHUNKS_MEDIA_TYPE, (write) => writeChunkPack(p.chunked, async (b) => { onContent(b.length); await write(b); }));
+    pack = await writeBlob(ctx.store, CHUNKS_MEDIA_TYPE, (out) => writeChunkPack(p.chunked, async (b) => { onContent(b.length); await out.write(b); }));
   }
   const files = [...maps, ...p.chunked.files.map((f) => f.map)].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const ix: LayerIndex = {
@@ -213,7 +243,7 @@ async function writeDiff(ctx: OpsContext, key: string, w: Walked, p: DiffPlan, r
     files,
   };
   let manifestJson = '';
-  const noted = await writeBlob(ctx.store, INDEX_MEDIA_TYPE, (write) => write(encodeLayerIndex(ix)), (index) => {
+  const noted = await writeBlob(ctx.store, INDEX_MEDIA_TYPE, async (out) => { await out.write(encodeLayerIndex(ix)); }, (index) => {
     const ownSize = blob.ref.size + (pack?.ref.size ?? 0) + index.ref.size;
     const chain: ChainInfo = {
       length: layer + 1,

@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { createFrameEncoder } from '../snapshot/frameEncoder.js';
 import { decodeBlob } from '../snapshot/frameDecoder.js';
-import { packLayer } from '../snapshot/pack.js';
+import { bufferedSink, packLayer } from '../snapshot/pack.js';
 import { readTar } from '../snapshot/tarReader.js';
 import { walkUpperDir } from '../snapshot/walk.js';
 import { blobKey, canonicalJson, digestHex, LAYER_MEDIA_TYPE, type Manifest, MANIFEST_MEDIA_TYPE, validateKey } from '../store/layout.js';
@@ -58,10 +58,12 @@ async function exportResolved(ctx: OpsContext, key: string, digest: string, outp
     return await writeOutput(output, async (write) => {
       if (compressed) {
         const enc = createFrameEncoder(write);
-        await packLayer(entries, (c) => enc.write(c));
+        await packLayer(entries, enc);
         await enc.end();
       } else {
-        await packLayer(entries, write);
+        const plain = bufferedSink(write);
+        await packLayer(entries, plain);
+        await plain.end();
       }
     });
   } finally {

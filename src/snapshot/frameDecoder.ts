@@ -40,38 +40,74 @@ export async function readRange(store: ObjectStore, key: string, start: number, 
   return buf;
 }
 
+/** The blob's seek table (checked against the blob's size and the manifest's tar size) and where each frame starts. */
+async function loadSeekTable(store: ObjectStore, want: Omit<BlobExpectations, 'blobDigestHex' | 'diffIdHex'>, maxFrame: number,
+): Promise<{ table: SeekTable; tableBytes: Buffer; offsets: number[] }> {
+  const fail = (msg: string): never => { throw new BlobVerificationError(`${want.key}: ${msg}`); };
+  const head = await store.head(want.key);
+  if (!head) fail('blob is missing from the store');
+  if (head!.size !== want.blobSize) fail(`blob is ${head!.size} bytes, manifest says ${want.blobSize} (truncated or replaced)`);
+  if (want.blobSize < SEEK_FOOTER_SIZE) fail('blob too small to hold a seek table');
+  const footer = await readRange(store, want.key, want.blobSize - SEEK_FOOTER_SIZE, want.blobSize);
+  try {
+    const tableSize = seekTableSizeFromFooter(footer);
+    if (tableSize > want.blobSize) fail('seek table larger than the blob');
+    const tableBytes = await readRange(store, want.key, want.blobSize - tableSize, want.blobSize);
+    const table = decodeSeekTable(tableBytes, want.blobSize, maxFrame);
+    const total = table.frames.reduce((a, f) => a + f.decompressedSize, 0);
+    if (total !== want.uncompressedSize) {
+      fail(`frames decompress to ${total} bytes but the manifest says ${want.uncompressedSize} (refusing: possible decompression bomb or corrupt table)`);
+    }
+    const offsets: number[] = [];
+    let off = 0;
+    for (const f of table.frames) { offsets.push(off); off += f.compressedSize; }
+    return { table, tableBytes, offsets };
+  } catch (err) {
+    if (err instanceof BlobVerificationError) throw err;
+    return fail((err as Error).message);
+  }
+}
+
+/**
+ * Bytes [start, end) of a blob's tar, fetching and decompressing only the frames that hold
+ * them. Sizes are checked but, unlike decodeBlob, no digest can be: callers use these bytes
+ * only where a corrupt read costs efficiency, never correctness (chunking a stored file to
+ * find reusable chunks: a reference is only ever made to bytes whose hash was just computed
+ * from this very range, and restore verifies the whole blob).
+ */
+export async function* readTarRange(
+  store: ObjectStore, want: Omit<BlobExpectations, 'blobDigestHex' | 'diffIdHex'>, start: number, end: number, maxFrame = 64 << 20,
+): AsyncGenerator<Buffer> {
+  const fail = (msg: string): never => { throw new BlobVerificationError(`${want.key}: ${msg}`); };
+  if (start < 0 || end > want.uncompressedSize || start > end) fail(`tar range ${start}-${end} is outside the ${want.uncompressedSize}-byte layer`);
+  const { table, offsets } = await loadSeekTable(store, want, maxFrame);
+  let tarAt = 0;
+  for (let i = 0; i < table.frames.length && tarAt < end; i++) {
+    const f = table.frames[i]!;
+    const frameEnd = tarAt + f.decompressedSize;
+    if (frameEnd > start) {
+      const compressed = await readRange(store, want.key, offsets[i]!, offsets[i]! + f.compressedSize);
+      let bound: number;
+      try { bound = zstdFrameBound(compressed); } catch (err) { return fail(`frame ${i}: ${(err as Error).message}`); }
+      if (bound > maxFrame) fail(`frame ${i} could expand to ${bound} bytes (limit ${maxFrame}): refusing`);
+      let raw: Buffer;
+      try { raw = await decompress(compressed); } catch (err) { return fail(`frame ${i} is corrupt: ${(err as Error).message}`); }
+      if (raw.length !== f.decompressedSize) fail(`frame ${i} decompressed to ${raw.length} bytes, seek table says ${f.decompressedSize}`);
+      yield raw.subarray(Math.max(0, start - tarAt), Math.min(raw.length, end - tarAt));
+    }
+    tarAt = frameEnd;
+  }
+}
+
 export async function* decodeBlob(store: ObjectStore, want: BlobExpectations, opts: DecodeOptions = {}): AsyncGenerator<Buffer> {
   const maxFrame = opts.maxFrame ?? 64 << 20;
   const concurrency = opts.concurrency ?? 4;
   const groupBytes = opts.groupBytes ?? 8 << 20;
   const fail = (msg: string): never => { throw new BlobVerificationError(`${want.key}: ${msg}`); };
 
-  const head = await store.head(want.key);
-  if (!head) fail('blob is missing from the store');
-  if (head!.size !== want.blobSize) fail(`blob is ${head!.size} bytes, manifest says ${want.blobSize} (truncated or replaced)`);
-  if (want.blobSize < SEEK_FOOTER_SIZE) fail('blob too small to hold a seek table');
-  const footer = await readRange(store, want.key, want.blobSize - SEEK_FOOTER_SIZE, want.blobSize);
-  let table: SeekTable;
-  let tableBuf: Buffer;
-  try {
-    const tableSize = seekTableSizeFromFooter(footer);
-    if (tableSize > want.blobSize) fail('seek table larger than the blob');
-    const tableBytes = await readRange(store, want.key, want.blobSize - tableSize, want.blobSize);
-    table = decodeSeekTable(tableBytes, want.blobSize, maxFrame);
-    const total = table.frames.reduce((a, f) => a + f.decompressedSize, 0);
-    if (total !== want.uncompressedSize) {
-      fail(`frames decompress to ${total} bytes but the manifest says ${want.uncompressedSize} (refusing: possible decompression bomb or corrupt table)`);
-    }
-    tableBuf = tableBytes; // hashed last, after the frames
-  } catch (err) {
-    if (err instanceof BlobVerificationError) throw err;
-    return fail((err as Error).message);
-  }
+  const { table, tableBytes: tableBuf, offsets } = await loadSeekTable(store, want, maxFrame);
 
-  // Frame i starts at offsets[i]; consecutive frames are fetched together up to groupBytes.
-  const offsets: number[] = [];
-  let off = 0;
-  for (const f of table.frames) { offsets.push(off); off += f.compressedSize; }
+  // Consecutive frames are fetched together up to groupBytes.
   const groupOf: number[] = [];
   const groups: { start: number; end: number; fetched?: Promise<Buffer> }[] = [];
   for (let i = 0; i < table.frames.length; i++) {

@@ -1,19 +1,52 @@
-// Entries -> PAX tar bytes, with tar-stream writing the ustar headers, bodies, padding and
-// the end-of-archive marker. Each entry whose metadata does not fit ustar (nanosecond mtime,
-// xattrs, long or non-ASCII names, large ids) is preceded by a PAX 'x' header of our own
-// (see paxHeader.ts for why), pushed into the same stream between entries.
+// Entries -> PAX tar bytes, straight into compression frames. tar-stream encodes every
+// ustar header; an entry whose metadata does not fit ustar (nanosecond mtime, xattrs, long
+// or non-ASCII names, large ids) is preceded by a PAX 'x' header of our own (see
+// paxHeader.ts for why). File bodies are read with pread straight into the frame being
+// filled: tar-stream's streaming packer costs a stream object, a copy and several
+// callbacks per entry, which on layers of many small files was a large share of the time.
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import tar from 'tar-stream';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import type { EntryType } from './entry.js';
+import type { FrameSink } from './frameEncoder.js';
 import { encodePaxRecords, paxHeaderBlock, paxTime } from './paxHeader.js';
 import type { WalkedEntry } from './walk.js';
 
-type TarHeaders = Parameters<tar.Pack['entry']>[0];
+/** The header fields tar-stream's encoder reads (its `Headers` type, as the packer fills them). */
+export interface UstarHeader {
+  name: string;
+  type: 'file' | 'directory' | 'symlink' | 'link' | 'fifo' | 'character-device' | 'block-device';
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: Date;
+  linkname?: string;
+  uname: string;
+  gname: string;
+  devmajor?: number;
+  devminor?: number;
+}
 
-const READ_CHUNK = 1 << 20;
+// tar-stream's header encoder (headers.js) is the one its packer uses; the package does not
+// export it by name, so it is loaded by path next to the package's entry point.
+const requireCjs = createRequire(import.meta.url);
+const tarHeaders = requireCjs(join(dirname(requireCjs.resolve('tar-stream')), 'headers.js')) as {
+  encode(h: UstarHeader): Buffer | null;
+};
+
+/** The 512-byte ustar header of `h`; the caller has made sure it fits (PAX records carry the rest). */
+export function encodeUstarHeader(h: UstarHeader): Buffer {
+  const b = tarHeaders.encode(h);
+  if (!b) throw new Error(`${h.name}: header does not fit ustar (packer bug: a PAX record should carry it)`);
+  return b;
+}
+
 const USTAR_ID_MAX = 0o777777; // tar-stream writes ids in 6 octal digits
+const BLOCK = 512;
+const ZEROS = Buffer.alloc(2 * BLOCK);
 
-const TAR_TYPE: Record<EntryType, TarHeaders['type']> = {
+const TAR_TYPE: Record<EntryType, UstarHeader['type']> = {
   file: 'file', dir: 'directory', symlink: 'symlink', hardlink: 'link',
   fifo: 'fifo', char: 'character-device', block: 'block-device',
 };
@@ -21,44 +54,112 @@ const TAR_TYPE: Record<EntryType, TarHeaders['type']> = {
 export interface PackStats {
   entries: number;
   contentBytes: number;
+  /** Bytes of tar written. */
+  tarBytes: number;
 }
 
-/** Writes the layer tar for `entries` to `write`, which applies back-pressure by awaiting. */
-export async function packLayer(
-  entries: WalkedEntry[],
-  write: (chunk: Buffer) => Promise<void>,
-  onContent?: (bytes: number) => void,
-): Promise<PackStats> {
-  const pack = tar.pack();
-  const drained = (async () => {
-    for await (const chunk of pack) await write(chunk as Buffer);
-  })();
-  drained.catch(() => {}); // observed below; avoids an unhandled rejection while producing
-  const stats: PackStats = { entries: 0, contentBytes: 0 };
-  try {
-    for (const e of entries) {
-      const { header, pax } = headersFor(e);
-      if (pax.length) pack.push(paxHeaderBlock(encodePaxRecords(pax)));
-      await addEntry(pack, header, e, (n) => { stats.contentBytes += n; onContent?.(n); });
-      stats.entries++;
+export interface PackOptions {
+  onContent?: (bytes: number) => void;
+  /** Called for each regular file with content, with where its bytes start in the tar. */
+  onFile?: (index: number, tarOffset: number) => void;
+}
+
+/** Writes the layer tar for `entries` into `sink`, waiting whenever the sink hands a frame on. */
+export async function packLayer(entries: WalkedEntry[], sink: FrameSink, opts: PackOptions = {}): Promise<PackStats> {
+  const stats: PackStats = { entries: 0, contentBytes: 0, tarBytes: 0 };
+  const put = async (b: Buffer): Promise<void> => {
+    stats.tarBytes += b.length;
+    const wait = sink.write(b);
+    if (wait) await wait;
+  };
+  for (const [i, e] of entries.entries()) {
+    const { header, pax } = headersFor(e);
+    if (pax.length) await put(paxHeaderBlock(encodePaxRecords(pax)));
+    await put(encodeUstarHeader(header));
+    if (e.type === 'file' && e.size > 0) {
+      opts.onFile?.(i, stats.tarBytes);
+      await copyBody(e, sink);
+      stats.tarBytes += e.size;
+      stats.contentBytes += e.size;
+      opts.onContent?.(e.size);
+      const pad = (BLOCK - (e.size % BLOCK)) % BLOCK;
+      if (pad) await put(ZEROS.subarray(0, pad));
     }
-    pack.finalize();
-  } catch (err) {
-    pack.destroy(err as Error);
-    throw err;
+    stats.entries++;
   }
-  await drained;
+  await put(ZEROS); // end of archive: two zero blocks
   return stats;
 }
 
-function headersFor(e: WalkedEntry): { header: TarHeaders; pax: [string, Buffer | string][] } {
+/**
+ * Reads a file's `size` bytes into the sink. Synchronous reads: this thread only drives the
+ * pipeline (compression and hashing run on the thread pool), and an async open/stat/read/close
+ * costs four thread-pool round trips per file, which dominates for layers of many small files.
+ */
+async function copyBody(e: WalkedEntry, sink: FrameSink): Promise<void> {
+  const fd = openSync(e.absPath!, 'r');
+  try {
+    const st = fstatSync(fd, { bigint: true });
+    if (Number(st.size) !== e.size || st.mtimeNs !== e.mtimeNs) {
+      throw new Error(`${e.path}: file changed while the snapshot was taken (stop the container first)`);
+    }
+    for (let done = 0; done < e.size; ) {
+      const { n, wait } = sink.fill(e.size - done, (buf, offset, length) => {
+        const got = readSync(fd, buf, offset, length, done);
+        if (got === 0) throw new Error(`${e.path}: file shrank while the snapshot was taken`);
+        return got;
+      });
+      done += n;
+      if (wait) await wait;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** A FrameSink for an uncompressed tar: 1 MiB buffers handed to `emit` in order. */
+export function bufferedSink(emit: (b: Buffer) => Promise<void>, size = 1 << 20): FrameSink & { end(): Promise<void> } {
+  let buf = Buffer.allocUnsafe(size);
+  let fill = 0;
+  const flush = async (): Promise<void> => {
+    if (fill === 0) return;
+    const full = buf.subarray(0, fill);
+    buf = Buffer.allocUnsafe(size);
+    fill = 0;
+    await emit(full);
+  };
+  return {
+    write(chunk) {
+      if (chunk.length < size - fill) {
+        chunk.copy(buf, fill);
+        fill += chunk.length;
+        return undefined;
+      }
+      return (async () => {
+        for (let o = 0; o < chunk.length; ) {
+          const n = Math.min(chunk.length - o, size - fill);
+          chunk.copy(buf, fill, o, o + n);
+          fill += n;
+          o += n;
+          if (fill === size) await flush();
+        }
+      })();
+    },
+    fill(max, read) {
+      const n = read(buf, fill, Math.min(max, size - fill));
+      fill += n;
+      return { n, wait: fill === size ? flush() : undefined };
+    },
+    end: flush,
+  };
+}
+
+function headersFor(e: WalkedEntry): { header: UstarHeader; pax: [string, Buffer | string][] } {
   const pax: [string, Buffer | string][] = [];
-  const header: TarHeaders = {
+  const header: UstarHeader = {
     name: e.path,
     type: TAR_TYPE[e.type],
-    // tar-stream treats mode 0 as "unset" and writes 0644; a file-type bit makes it truthy
-    // and is masked away when the header is encoded (only the low 12 bits are written).
-    mode: e.mode === 0 ? 0o100000 : e.mode,
+    mode: e.mode,
     uid: e.uid,
     gid: e.gid,
     size: e.type === 'file' ? e.size : 0,
@@ -86,54 +187,6 @@ function headersFor(e: WalkedEntry): { header: TarHeaders; pax: [string, Buffer 
   }
   for (const name of [...e.xattrs.keys()].sort()) pax.push([`SCHILY.xattr.${name}`, e.xattrs.get(name)!]);
   return { header, pax };
-}
-
-async function addEntry(pack: tar.Pack, header: TarHeaders, e: WalkedEntry, onContent: (n: number) => void): Promise<void> {
-  if (e.type !== 'file' || e.size === 0) {
-    // an empty body ends a zero-length file's entry; other types carry no body at all
-    const body = e.type === 'file' ? Buffer.alloc(0) : null;
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (body) pack.entry(header, body, done);
-      else pack.entry(header, done);
-    });
-    return;
-  }
-  let finish!: Promise<void>;
-  const sink = (() => {
-    let s!: ReturnType<tar.Pack['entry']>;
-    finish = new Promise<void>((resolve, reject) => { s = pack.entry(header, (err) => (err ? reject(err) : resolve())); });
-    return s;
-  })();
-  // Synchronous reads: this thread only drives the pipeline (compression runs on the thread
-  // pool), and an async open/stat/read/close costs four thread-pool round trips per file,
-  // which dominates for layers of many small files.
-  const fd = openSync(e.absPath!, 'r');
-  try {
-    const st = fstatSync(fd, { bigint: true });
-    if (Number(st.size) !== e.size || st.mtimeNs !== e.mtimeNs) {
-      throw new Error(`${e.path}: file changed while the snapshot was taken (stop the container first)`);
-    }
-    let done = 0;
-    while (done < e.size) {
-      const want = Math.min(READ_CHUNK, e.size - done);
-      const buf = Buffer.allocUnsafe(want);
-      const bytesRead = readSync(fd, buf, 0, want, done);
-      if (bytesRead === 0) throw new Error(`${e.path}: file shrank while the snapshot was taken`);
-      done += bytesRead;
-      onContent(bytesRead);
-      if (!sink.write(bytesRead === want ? buf : buf.subarray(0, bytesRead))) {
-        await new Promise<void>((resolve) => sink.once('drain', () => resolve()));
-      }
-    }
-  } catch (err) {
-    sink.destroy(err as Error);
-    throw err;
-  } finally {
-    closeSync(fd);
-  }
-  sink.end(() => {});
-  await finish;
 }
 
 function isAscii(s: string): boolean {

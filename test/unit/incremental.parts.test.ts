@@ -1,5 +1,5 @@
-// The parts of incremental snapshots on their own: content-defined chunking, the tar tap's
-// chunk maps against real packed tars, the layer index format and its checks, the change
+// The parts of incremental snapshots on their own: content-defined chunking, the layer
+// writer's file offsets and ranged reads of real blobs, the layer index format and its checks, the change
 // test on real walked trees, and the compaction policy.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -8,13 +8,16 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { lsetxattr, lutimesNs } from '../../src/native/index.js';
 import { indexRows } from '../../src/snapshot/metaIndex.js';
-import { packLayer } from '../../src/snapshot/pack.js';
 import { walkUpperDir } from '../../src/snapshot/walk.js';
 import { CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, chunkBuffer, createChunker } from '../../src/incremental/chunker.js';
 import { baselineRows, type BaselineRow, diffTrees, mergeWhiteouts } from '../../src/incremental/diff.js';
 import { type ChunkRef, decodeLayerIndex, encodeLayerIndex, type LayerIndex, packFileMap, STREAM_CHUNKS, STREAM_TAR, unpackFileMap } from '../../src/incremental/format.js';
 import { fullSnapshotReason } from '../../src/incremental/policy.js';
-import { createTarTap, inlineSink, workerSink } from '../../src/incremental/tarTap.js';
+import { writeLayerBlob } from '../../src/incremental/layerWrite.js';
+import { chunkStored } from '../../src/incremental/chunkFiles.js';
+import { readTarRange } from '../../src/snapshot/frameDecoder.js';
+import { openFsStore } from '../../src/store/fs.js';
+import { blobKey } from '../../src/store/layout.js';
 import { tempDir } from '../support/tree.js';
 
 const dirs: string[] = [];
@@ -68,39 +71,33 @@ describe('content-defined chunking', () => {
   });
 });
 
-describe('tar tap', () => {
-  it('maps every chunk of a large file to its bytes in the packed tar (chunked inline and on a worker)', async () => {
+describe('layer writer', () => {
+  it('records where each large file lies in the tar, and a ranged read of the blob gives back exactly its bytes', async () => {
     const root = scratch();
     const big = randomBytes(3 << 20);
+    const long = randomBytes(2 << 20);
     mkdirSync(join(root, 'd'));
     writeFileSync(join(root, 'a-small'), 'x'.repeat(1000));
     writeFileSync(join(root, 'd/big'), big);
-    writeFileSync(join(root, `d/${'long-name-'.repeat(20)}`), randomBytes(2 << 20)); // PAX path header before it
+    writeFileSync(join(root, `d/${'long-name-'.repeat(20)}`), long); // PAX path header before it
     writeFileSync(join(root, 'z-empty'), '');
     const { entries } = walkUpperDir(root);
-    const chosen = new Map<number, { path: string; size: number }>();
-    entries.forEach((e, i) => { if (e.size >= 1 << 20) chosen.set(i, { path: e.path, size: e.size }); });
-    assert.equal(chosen.size, 2);
-    for (const sink of [inlineSink(), workerSink()]) {
-      const tap = createTarTap(chosen, 3, sink);
+    const store = openFsStore(join(scratch(), 'store'));
+    const { blob, maps } = await writeLayerBlob(store, entries, 3);
+    assert.deepEqual(maps.map((m) => [m.path, m.size, m.layer, m.inTar, m.chunks.length]),
+      [['d/big', big.length, 3, true, 0], [`d/${'long-name-'.repeat(20)}`, long.length, 3, true, 0]]);
+    const want = { key: blobKey(blob.ref.digest), blobSize: blob.ref.size, uncompressedSize: blob.ref.uncompressedSize };
+    for (const [m, bytes] of [[maps[0]!, big], [maps[1]!, long]] as const) {
       const parts: Buffer[] = [];
-      await packLayer(entries, async (c) => { await tap.write(c); parts.push(Buffer.from(c)); });
-      const tar = Buffer.concat(parts);
-      const maps = await tap.end();
-      assert.deepEqual(maps.map((m) => m.path), ['d/big', `d/${'long-name-'.repeat(20)}`]);
-      for (const m of maps) {
-        assert.ok(m.inTar);
-        const bytes = Buffer.concat(m.chunks.map((c) => {
-          assert.equal(c.layer, 3);
-          assert.equal(c.stream, STREAM_TAR);
-          const slice = tar.subarray(c.offset, c.offset + c.length);
-          assert.ok(createHash('sha256').update(slice).digest().equals(c.hash));
-          return slice;
-        }));
-        assert.equal(bytes.length, m.size);
-      }
-      assert.ok(Buffer.concat(maps[0]!.chunks.map((c) => tar.subarray(c.offset, c.offset + c.length))).equals(big));
+      for await (const b of readTarRange(store, want, m.tarOffset!, m.tarOffset! + m.size)) parts.push(Buffer.from(b));
+      assert.ok(Buffer.concat(parts).equals(bytes), `${m.path} read back from its tar offset`);
+      // chunked from the store, its chunks name exactly those bytes
+      const refs = await chunkStored(readTarRange(store, want, m.tarOffset!, m.tarOffset! + m.size), m.size, { layer: 3, stream: STREAM_TAR, offset: m.tarOffset! });
+      assert.deepEqual(refs.map((r) => r.hash.toString('hex')), hashes(bytes));
+      assert.equal(refs[0]!.offset, m.tarOffset);
+      assert.equal(refs.reduce((a, r) => a + r.length, 0), m.size);
     }
+    await assert.rejects(async () => { for await (const _ of readTarRange(store, want, 0, blob.ref.uncompressedSize + 1)) { /* */ } }, /outside/);
   });
 });
 
@@ -111,7 +108,8 @@ describe('layer index format', () => {
     deleted: ['a/b', 'c'],
     deleteOnly: ['a/.wh.b'],
     files: [
-      { path: 'big', size: 70_000, layer: 2, inTar: true, chunks: [{ hash: h(), length: 30_000, layer: 2, stream: STREAM_TAR, offset: 1536 }, { hash: h(), length: 40_000, layer: 2, stream: STREAM_TAR, offset: 31_536 }] },
+      { path: 'big', size: 70_000, layer: 2, inTar: true, tarOffset: 1536, chunks: [{ hash: h(), length: 30_000, layer: 2, stream: STREAM_TAR, offset: 1536 }, { hash: h(), length: 40_000, layer: 2, stream: STREAM_TAR, offset: 31_536 }] },
+      { path: 'log', size: 5_000_000, layer: 2, inTar: true, tarOffset: 80_384, chunks: [] }, // not chunked yet
       {
         path: 'db', size: 50_000, layer: 2, inTar: false, meta: { mode: 0o4755, uid: 7, gid: 8, mtimeNs: 1234567890123456789n, xattrs: new Map([['user.x', Buffer.from([0, 255, 10])]]) },
         chunks: [{ hash: h(), length: 20_000, layer: 0, stream: STREAM_TAR, offset: 99 }, { hash: h(), length: 30_000, layer: 2, stream: STREAM_CHUNKS, offset: 0 }],
@@ -122,7 +120,8 @@ describe('layer index format', () => {
   it('round-trips, and packs chunk maps for the state DB', () => {
     const back = decodeLayerIndex(encodeLayerIndex(ix), 2, 'test');
     assert.deepEqual(back, ix);
-    assert.deepEqual(unpackFileMap(packFileMap(ix.files[1]!)), { layer: 2, chunks: ix.files[1]!.chunks });
+    assert.deepEqual(unpackFileMap(packFileMap(ix.files[2]!)), { layer: 2, chunks: ix.files[2]!.chunks });
+    assert.deepEqual(unpackFileMap(packFileMap(ix.files[1]!)), { layer: 2, chunks: [], tarOffset: 80_384 });
   });
 
   it('writes reused stretches of a chunk map as runs of an earlier layer\'s map', () => {
@@ -157,13 +156,14 @@ describe('layer index format', () => {
     const files = (doc: Record<string, unknown>) => doc.files as Record<string, unknown>[];
     assert.throws(() => decodeLayerIndex(encodeLayerIndex(ix), 3, 't'), /chain position 2, expected 3/);
     assert.throws(() => decodeLayerIndex(tamper((d) => { d.deleted = ['../etc/passwd']; }), 2, 't'), /'\.\.' component/);
-    assert.throws(() => decodeLayerIndex(tamper((d) => { files(d)[1]!.path = '/abs'; }), 2, 't'), /absolute path/);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { files(d)[2]!.path = '/abs'; }), 2, 't'), /absolute path/);
     assert.throws(() => decodeLayerIndex(tamper((d) => { d.deleteOnly = ['a/b']; }), 2, 't'), /not a whiteout/);
-    assert.throws(() => decodeLayerIndex(tamper((d) => { files(d)[1]!.size = 50_001; }), 2, 't'), /add up to 50000 bytes/);
-    assert.throws(() => decodeLayerIndex(tamper((d) => { (files(d)[1]!.chunks as unknown[][])[0]![2] = 5; }), 2, 't'), /chain position 5, after this layer/);
-    assert.throws(() => decodeLayerIndex(tamper((d) => { (files(d)[1]!.chunks as unknown[][])[0]![1] = 10 << 20; }), 2, 't'), /outside 1\.\./);
-    assert.throws(() => decodeLayerIndex(tamper((d) => { files(d)[1]!.mode = 0o170777; }), 2, 't'), /mode or owner out of range/);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { files(d)[2]!.size = 50_001; }), 2, 't'), /add up to 50000 bytes/);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { (files(d)[2]!.chunks as unknown[][])[0]![2] = 5; }), 2, 't'), /chain position 5, after this layer/);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { (files(d)[2]!.chunks as unknown[][])[0]![1] = 10 << 20; }), 2, 't'), /outside 1\.\./);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { files(d)[2]!.mode = 0o170777; }), 2, 't'), /mode or owner out of range/);
     assert.throws(() => decodeLayerIndex(tamper((d) => { files(d).push(files(d)[0]!); }), 2, 't'), /two chunk maps/);
+    assert.throws(() => decodeLayerIndex(tamper((d) => { files(d)[1]!.tar = -1; }), 2, 't'), /log: tar offset is not a non-negative integer/);
     assert.throws(() => decodeLayerIndex(Buffer.from('{"mediaType":"x"'), 2, 't'), /not JSON/);
   });
 });

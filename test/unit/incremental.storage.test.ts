@@ -200,7 +200,7 @@ describe('hostile chains', { timeout: 120_000 }, () => {
     const fsStore = openFsStore(store);
     const doc = JSON.parse((await readWholeBlob(fsStore, m.index!, 1 << 30, 'index')).toString()) as Record<string, unknown>;
     edit(doc);
-    const { ref: index } = await writeBlob(fsStore, INDEX_MEDIA_TYPE, (w) => w(Buffer.from(JSON.stringify(doc))));
+    const { ref: index } = await writeBlob(fsStore, INDEX_MEDIA_TYPE, async (out) => { await out.write(Buffer.from(JSON.stringify(doc))); });
     const body = canonicalJson({ ...m, index });
     const digest = createHash('sha256').update(body).digest('hex');
     writeFileSync(join(store, 'manifests', `${digest}.json`), body);
@@ -218,13 +218,22 @@ describe('hostile chains', { timeout: 120_000 }, () => {
       await snapshot(ctx, { key: 'h', dir: up });
       pwrite(join(up, 'dir/big'), 1000, randomBytes(10));
       assert.equal((await snapshot(ctx, { key: 'h', dir: up })).kind, 'diff');
+      // key r: a second edit, whose map copies runs of the first diff's (a full layer lists no chunks)
+      const up2 = join(base, 'upper2');
+      mkdirSync(up2);
+      writeFileSync(join(up2, 'big'), randomBytes(2 << 20));
+      await snapshot(ctx, { key: 'r', dir: up2 });
+      for (const at of [1000, 1_500_000]) {
+        pwrite(join(up2, 'big'), at, randomBytes(10));
+        assert.equal((await snapshot(ctx, { key: 'r', dir: up2 })).kind, 'diff');
+      }
     });
-    const genuine = readFileSync(join(store, 'refs/h'));
+    const genuine = { h: readFileSync(join(store, 'refs/h')), r: readFileSync(join(store, 'refs/r')) };
     const target = join(base, 'target');
     mkdirSync(target);
     writeFileSync(join(target, 'keep'), 'mine');
     const file = (doc: Record<string, unknown>) => (doc.files as Record<string, unknown>[]).find((f) => f.tar === undefined)!;
-    const cases: [string, (doc: Record<string, unknown>) => void, RegExp][] = [
+    const cases: [string, (doc: Record<string, unknown>) => void, RegExp, ('h' | 'r')?][] = [
       ['a path out of the tree', (d) => { file(d).path = '../escape'; }, /'\.\.' component/],
       ['a path through a symlink', (d) => { file(d).path = 'link/planted'; }, /symlink/],
       ['bytes past the end of a stream', (d) => { ((file(d).chunks as unknown[][]).find((c) => c[0] !== '=' && c.length === 5)!)[4] = 1 << 40; }, /does not hold them/],
@@ -238,13 +247,13 @@ describe('hostile chains', { timeout: 120_000 }, () => {
         const f = file(d);
         const run = (f.chunks as unknown[][]).find((c) => c[0] === '=')!;
         f.chunks = Array.from({ length: 200_000 }, () => run);
-      }, /lists more than 4000000 chunks/],
+      }, /lists more than 4000000 chunks/, 'r'],
     ];
     await withHost(store, join(base, 'state-r'), async (ctx) => {
-      for (const [what, edit, expect] of cases) {
-        writeFileSync(join(store, 'refs/h'), genuine);
-        await forge(store, 'h', edit);
-        await assert.rejects(restore(ctx, { key: 'h', dir: target, force: true }), expect, what);
+      for (const [what, edit, expect, key = 'h'] of cases) {
+        writeFileSync(join(store, `refs/${key}`), genuine[key]);
+        await forge(store, key, edit);
+        await assert.rejects(restore(ctx, { key, dir: target, force: true }), expect, what);
         assert.deepEqual(readdirSync(target), ['keep'], what);
         assert.equal(readdirSync(base).filter((n) => n.includes('layerkeep-')).length, 0, `${what}: temp dirs removed`);
         assert.equal(readdirSync('/tmp').includes('planted'), false);
