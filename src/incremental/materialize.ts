@@ -65,6 +65,7 @@ export async function materializeChain(o: MaterializeOptions): Promise<Materiali
     counts = await unpackLayer(entriesNewestFirst(o, assemblies, pieces, chunkMaps, o.place === 'copy'), o.root, {
       whiteouts: o.whiteouts,
       allowDevices: o.allowDevices,
+      freshRoot: o.place === 'rename',
       onWarning: o.onWarning,
       limits: { maxBytes },
     });

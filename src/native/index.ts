@@ -1,9 +1,9 @@
 // Typed access to layerkeep_native, the small Node-API addon for the Linux syscalls
-// Node's fs lacks: xattrs, mknod, nanosecond lutimes, renameat2, directory fsync, and
-// a one-call-per-directory metadata scan, all synchronous; plus a sha256 whose updates
-// run on the thread pool (asyncSha256). A failing syscall throws an Error like Node's fs
-// errors: .code is the errno name ('ENOENT', 'EPERM', 'ENOTSUP', ...), plus .errno,
-// .syscall, .path (and .dest for renames).
+// Node's fs lacks: xattrs, mknod, nanosecond lutimes, renameat2, directory fsync, and a
+// one-call-per-directory metadata scan, all synchronous; plus work for the thread pool:
+// a sha256 (asyncSha256) and batched reads and writes of small files. A failing
+// syscall throws an Error like Node's fs errors: .code is the errno name ('ENOENT',
+// 'EPERM', 'ENOTSUP', ...), plus .errno, .syscall, .path (and .dest for renames).
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,19 @@ interface NativeAddon {
   sha256Create(): object;
   sha256Update(handle: object, bytes: Uint8Array): Promise<void>;
   sha256Digest(handle: object): Buffer;
+  readFilesBatch(paths: string, sizes: Float64Array, mtimesNs: BigInt64Array, out: Uint8Array): Promise<BatchReadFailure | null>;
+  writeFilesBatch(paths: string, meta: Float64Array, mtimesNs: BigInt64Array, data: Uint8Array): Promise<BatchReadFailure | null>;
+}
+
+/** Where and why a batch read or write stopped. */
+export interface BatchReadFailure {
+  /** Position in the batch of the file that failed. */
+  index: number;
+  /** 'errno': a syscall failed; 'changed': not the regular file of that size and mtime; 'shrank': EOF early. */
+  kind: 'errno' | 'changed' | 'shrank';
+  /** Negative errno (as Node's fs errors carry it) when kind is 'errno'. */
+  errno: number;
+  syscall?: string;
 }
 
 /** Environment variable naming the .node file explicitly (e.g. an installed copy). */
@@ -196,4 +209,34 @@ export function asyncSha256(): AsyncSha256 {
       return native.sha256Digest(handle);
     },
   };
+}
+
+/**
+ * Reads whole files into `out`, one after another, on the thread pool. Each must still be a
+ * regular file of the given size and mtime (opened without following symlinks). Resolves to
+ * null, or to where and why it stopped.
+ */
+export function readFilesBatch(paths: string[], sizes: Float64Array, mtimesNs: BigInt64Array, out: Uint8Array): Promise<BatchReadFailure | null> {
+  return addon().readFilesBatch(`${paths.join('\0')}\0`, sizes, mtimesNs, out);
+}
+
+/** A new file for writeFilesBatch: its bytes are data[offset, offset + size). */
+export interface BatchFile {
+  path: string;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: bigint;
+}
+
+/**
+ * Creates files (O_CREAT|O_EXCL|O_NOFOLLOW: never through or onto an existing node) with
+ * their bytes, taken one after another from `data`, then owner, mode (low 12 bits) and
+ * atime = mtime, on the thread pool. Resolves to null, or to where and why it stopped.
+ */
+export function writeFilesBatch(files: BatchFile[], data: Uint8Array): Promise<BatchReadFailure | null> {
+  const meta = new Float64Array(files.length * 4);
+  files.forEach((f, i) => { meta[4 * i] = f.size; meta[4 * i + 1] = f.mode & 0o7777; meta[4 * i + 2] = f.uid; meta[4 * i + 3] = f.gid; });
+  return addon().writeFilesBatch(`${files.map((f) => f.path).join('\0')}\0`, meta, BigInt64Array.from(files, (f) => f.mtimeNs), data);
 }

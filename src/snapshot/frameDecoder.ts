@@ -2,8 +2,8 @@
 // frames in ranged reads (a few groups in flight), decompresses frames concurrently, and
 // yields the tar bytes in order. Both digests and all sizes are checked; the generator only
 // finishes normally when the blob and the tar are exactly what the manifest says.
-import { createHash } from 'node:crypto';
 import { decompress } from '@mongodb-js/zstd';
+import { asyncSha256 } from '../native/index.js';
 import type { ObjectStore } from '../store/types.js';
 import { decodeSeekTable, SEEK_FOOTER_SIZE, type SeekTable, seekTableSizeFromFooter } from './seekTable.js';
 import { zstdFrameBound } from './zstdFrame.js';
@@ -126,8 +126,10 @@ export async function* decodeBlob(store: ObjectStore, want: BlobExpectations, op
     return grp.fetched;
   };
 
-  const blobHash = createHash('sha256');
-  const diffHash = createHash('sha256');
+  // Both digests run on the thread pool, beside decompression (see frameEncoder.ts).
+  const blobHash = asyncSha256();
+  const diffHash = asyncSha256();
+  const hashing: Promise<void>[] = [];
   const job = (i: number): Promise<{ compressed: Buffer; raw: Buffer }> => {
     const g = groupOf[i]!;
     const p = fetchGroup(g).then(async (buf) => {
@@ -158,12 +160,13 @@ export async function* decodeBlob(store: ObjectStore, want: BlobExpectations, op
     // release fetched groups we are done with so memory stays bounded
     for (let g = lastGroupReleased + 1; g < groupOf[i]!; g++) groups[g]!.fetched = undefined;
     lastGroupReleased = groupOf[i]! - 1;
-    blobHash.update(compressed);
-    diffHash.update(raw);
+    hashing.push(blobHash.update(compressed), diffHash.update(raw));
+    while (hashing.length > 2 * concurrency) await hashing.shift();
     opts.onCompressed?.(compressed.length);
     yield raw;
   }
-  blobHash.update(tableBuf);
-  if (blobHash.digest('hex') !== want.blobDigestHex) fail('blob digest mismatch: the stored blob is corrupt');
-  if (diffHash.digest('hex') !== want.diffIdHex) fail('diff id mismatch: the layer tar is corrupt');
+  hashing.push(blobHash.update(tableBuf));
+  await Promise.all(hashing);
+  if ((await blobHash.digest()).toString('hex') !== want.blobDigestHex) fail('blob digest mismatch: the stored blob is corrupt');
+  if ((await diffHash.digest()).toString('hex') !== want.diffIdHex) fail('diff id mismatch: the layer tar is corrupt');
 }

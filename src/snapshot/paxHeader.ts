@@ -43,8 +43,11 @@ const PAX_TEMPLATE_SUM = PAX_TEMPLATE.reduce((a, b) => a + b, 0);
 /** The 512-byte ustar header of an 'x' entry followed by its records and padding, in one buffer. */
 export function paxHeaderBlock(records: Buffer): Buffer {
   const pad = (512 - (records.length % 512)) % 512;
-  const out = Buffer.alloc(512 + records.length + pad);
+  // allocUnsafe takes small blocks from Node's shared pool instead of one ArrayBuffer each
+  // (a snapshot writes one per file with a nanosecond mtime); every byte is written below.
+  const out = Buffer.allocUnsafe(512 + records.length + pad);
   PAX_TEMPLATE.copy(out, 0);
+  out.fill(0, 512 + records.length);
   const size = records.length.toString(8).padStart(11, '0') + '\0';
   out.write(size, 124, 'ascii');
   let sum = PAX_TEMPLATE_SUM;

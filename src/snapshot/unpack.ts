@@ -1,6 +1,8 @@
 // Unpacks one layer's entries under a root directory, refusing anything that could write
 // outside it. Every path is validated and resolved with lstat per component (safePath.ts);
 // nodes are created with O_EXCL/O_NOFOLLOW or by calls that never follow a final symlink.
+// Restoring into a fresh directory, small files are created in batches on the thread pool
+// (batchWriter.ts).
 // Whiteout markers go to a pluggable converter (whiteout.ts).
 //
 // On error the root is left in whatever state it reached (the caller unpacks into a fresh
@@ -12,6 +14,7 @@ import { TarFormatError, type TarItem } from './tarReader.js';
 import { layerPathComponents, resolveDirUnder, resolveUnder } from './safePath.js';
 import { classifyWhiteout, type WhiteoutContext, type WhiteoutConverter } from './whiteout.js';
 import { lsetxattr, lutimesNs, mknod } from '../native/index.js';
+import { BATCH_FILE_MAX, BatchWriteError, createBatchWriter } from './batchWriter.js';
 
 export interface UnpackOptions {
   whiteouts: WhiteoutConverter;
@@ -21,6 +24,9 @@ export interface UnpackOptions {
    *  a live tree). By default a hard link must name an earlier regular file of this layer. */
   linkToExisting?: boolean;
   onWarning?: (msg: string) => void;
+  /** root starts empty and nothing else writes under it: whether a path exists is known
+   *  from this layer's own entries, without an lstat per entry. */
+  freshRoot?: boolean;
   limits?: {
     /** Total regular-file bytes the layer may write (decompression-bomb guard). */
     maxBytes?: number;
@@ -74,6 +80,8 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
   const dirs: PendingDir[] = [];
   let files = 0;
   let bytes = 0;
+  // Small files of a fresh root go to the thread pool in batches.
+  const batches = opts.freshRoot ? createBatchWriter() : null;
 
   // Entries come sorted, so most share the previous entry's parent. Its checked path is
   // reused until something is removed from the tree (only removal could turn a checked
@@ -133,6 +141,7 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
     if (parentComps.some((c) => c.startsWith(WHITEOUT_PREFIX))) throw new Error('a whiteout name cannot be a directory');
 
     if (marker !== null) {
+      await batches?.flush(); // converters look at and change the tree
       forgetParent(); // converters may remove things
       claim(e.path, e);
       if (marker.target !== undefined) {
@@ -155,7 +164,10 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
       throw new Error(`${e.type} device ${e.devmajor ?? 0}:${e.devminor ?? 0} refused (device nodes are not allowed)`);
     }
     let linkTarget: string | undefined;
-    if (e.type === 'hardlink') linkTarget = resolveLinkTarget(e);
+    if (e.type === 'hardlink') {
+      await batches?.flush(); // the target must be on disk
+      linkTarget = resolveLinkTarget(e);
+    }
     if (e.type === 'file' && bytes + e.size > maxBytes) {
       throw new Error(`layer content would exceed the ${maxBytes}-byte limit`);
     }
@@ -164,7 +176,8 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
 
     const parent = parentDir(parentComps);
     const abs = path.join(parent, comps[comps.length - 1]);
-    const existing = lstatOrNull(abs);
+    // In a fresh root only this layer's own entries and the parents made for them exist.
+    const existing = opts.freshRoot && !touched.has(e.path) ? null : lstatOrNull(abs);
     let merge = false;
     if (existing !== null) {
       if (e.type === 'dir' && existing.isDirectory()) merge = true;
@@ -181,7 +194,9 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
         applyMetadata(abs, meta, false);
         break;
       case 'file':
-        bytes += await writeFile(abs, item.body, meta, warn);
+        bytes += batches && e.size <= BATCH_FILE_MAX && xattrs.size === 0
+          ? await batches.add(abs, meta, item.body)
+          : await writeFile(abs, item.body, meta, warn);
         regularFiles.add(e.path);
         break;
       case 'symlink':
@@ -234,13 +249,26 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
     return abs;
   };
 
-  for await (const item of items) {
-    try {
-      if (await applyEntry(item)) files++;
-    } catch (err) {
-      if (err instanceof TarFormatError || err instanceof UnpackError) throw err;
-      throw new UnpackError(`layer entry ${JSON.stringify(item.entry.path)}: ${(err as Error).message}`, { cause: err });
+  const entryError = (err: unknown, entryPath: string): Error => {
+    if (err instanceof TarFormatError || err instanceof UnpackError) return err;
+    if (err instanceof BatchWriteError) return new UnpackError(`layer entry ${JSON.stringify(err.entryPath)}: ${err.message}`, { cause: err });
+    return new UnpackError(`layer entry ${JSON.stringify(entryPath)}: ${(err as Error).message}`, { cause: err });
+  };
+  try {
+    for await (const item of items) {
+      try {
+        if (await applyEntry(item)) files++;
+      } catch (err) {
+        throw entryError(err, item.entry.path);
+      }
     }
+    try {
+      await batches?.flush();
+    } catch (err) {
+      throw entryError(err, '');
+    }
+  } finally {
+    await batches?.close(); // nothing may still be writing when the caller cleans up
   }
 
   // Deepest first: setting a child's time does not touch the parent, but creating it did.

@@ -12,6 +12,7 @@ import { blobKey } from './layout.js';
 import { type BlobWriter, type ObjectInfo, type ObjectStore, type PutCondition, PreconditionFailedError } from './types.js';
 
 const LOCK_STALE_MS = 30_000;
+const WRITE_BEHIND = 32 << 20;
 
 export function openFsStore(root: string): ObjectStore {
   mkdirSync(join(root, 'tmp'), { recursive: true, mode: 0o700 });
@@ -45,10 +46,23 @@ export function openFsStore(root: string): ObjectStore {
       const tmp = tmpPath();
       const fh = await open(tmp, 'wx', 0o644);
       let closed = false;
-      const close = async () => { if (!closed) { closed = true; await fh.close(); } };
+      // Write-behind: flush every WRITE_BEHIND bytes while the blob is still being produced,
+      // so the fsync that makes it durable at the end has little left to do.
+      let unsynced = 0;
+      let syncing: Promise<void> | null = null;
+      const close = async () => { if (!closed) { closed = true; await syncing?.catch(() => {}); await fh.close(); } };
       return {
-        async write(chunk) { await fh.write(chunk); },
+        async write(chunk) {
+          await fh.write(chunk);
+          unsynced += chunk.length;
+          if (unsynced >= WRITE_BEHIND && !syncing) {
+            unsynced = 0;
+            syncing = fh.datasync().finally(() => { syncing = null; });
+            syncing.catch(() => {}); // the final sync reports a failing disk
+          }
+        },
         async finish(digestHex, size) {
+          await syncing?.catch(() => {});
           await fh.sync();
           await close();
           const st = await stat(tmp);
