@@ -51,6 +51,25 @@ export function generateMixedLayer(dir: string, totalMb: number): MixedLayer {
   return l;
 }
 
+export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+export const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
+
+/** Runs per measurement (LAYERKEEP_BENCH_RUNS, default 3): the benchmarks report medians. */
+export const RUNS = Math.max(1, Number(process.env.LAYERKEEP_BENCH_RUNS ?? 3));
+
+/**
+ * Runs each command `runs` times, alternating between them so that a noisy stretch of the
+ * machine hits all of them alike; `before` runs ahead of every run (clean-up, cache drops).
+ * Median wall time and largest peak RSS per command.
+ */
+export function timeAlternating(cmds: { cmd: string; args: string[]; before?: () => void }[], runs = RUNS): { s: number; rssMiB: number }[] {
+  const all = cmds.map(() => [] as { s: number; rssMiB: number }[]);
+  for (let r = 0; r < runs; r++) {
+    cmds.forEach((c, i) => { c.before?.(); all[i]!.push(timeCommand(c.cmd, c.args)); });
+  }
+  return all.map((xs) => ({ s: median(xs.map((x) => x.s)), rssMiB: Math.max(...xs.map((x) => x.rssMiB)) }));
+}
+
 /** Wall time of a command and its peak RSS as GNU time reports it. */
 export function timeCommand(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { s: number; rssMiB: number } {
   const t0 = process.hrtime.bigint();

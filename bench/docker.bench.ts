@@ -6,13 +6,12 @@
 //   2. `docker stop` + `docker rm` of a container with a 1 GiB layer, labelled (poststop capture)
 //      against unlabelled, and how long the background snapshot then takes.
 import { docker, dockerEnv, fileStore, startLayerkeep, uniq, waitForNewSnapshot } from '../test/docker/helpers.js';
+import { median, pct } from './data.js';
 
 const N = Number(process.env.LK_BENCH_STARTS ?? 30);
 const GIB = Number(process.env.LK_BENCH_LAYER_MIB ?? 1024);
 
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
 async function timed(args: string[]): Promise<number> {
   const t0 = process.hrtime.bigint();

@@ -6,13 +6,12 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { busyboxRootfs, layerkeepHooks, overlayMount, requireTool, startDaemon, tempDir, uniq, unmount, writeBundle } from '../test/oci/helpers.js';
+import { median, pct } from './data.js';
 
 const N = Number(process.env.LK_BENCH_STARTS ?? 20);
 const runc = requireTool('runc', 'runc');
 
 const ms = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6;
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))];
 
 /** Runs runc with stdio detached (a created container keeps its stdio), returns ms; throws on failure. */
 function timedRunc(args: string[]): Promise<number> {

@@ -1,7 +1,7 @@
 // Typed access to layerkeep_native, the small Node-API addon for the Linux syscalls
 // Node's fs lacks: xattrs, mknod, nanosecond lutimes, renameat2, directory fsync, and a
 // one-call-per-directory metadata scan, all synchronous; plus work for the thread pool:
-// a sha256 (asyncSha256) and batched reads and writes of small files. A failing
+// sha256/md5 (asyncHash) and batched reads and writes of small files. A failing
 // syscall throws an Error like Node's fs errors: .code is the errno name ('ENOENT',
 // 'EPERM', 'ENOTSUP', ...), plus .errno, .syscall, .path (and .dest for renames).
 import { existsSync } from 'node:fs';
@@ -44,9 +44,9 @@ interface NativeAddon {
   renameNoReplace(a: string, b: string): void;
   fsyncDir(path: string): void;
   scanDir(dir: string): RawScan;
-  sha256Create(): object;
-  sha256Update(handle: object, bytes: Uint8Array): Promise<void>;
-  sha256Digest(handle: object): Buffer;
+  hashCreate(algorithm?: 'sha256' | 'md5'): object;
+  hashUpdate(handle: object, bytes: Uint8Array): Promise<void>;
+  hashDigest(handle: object): Buffer;
   readFilesBatch(paths: string, sizes: Float64Array, mtimesNs: BigInt64Array, out: Uint8Array): Promise<BatchReadFailure | null>;
   writeFilesBatch(paths: string, meta: Float64Array, mtimesNs: BigInt64Array, data: Uint8Array): Promise<BatchReadFailure | null>;
 }
@@ -183,30 +183,32 @@ export function scanDir(dir: string): ScanEntry[] {
   return entries;
 }
 
-/** A sha256 whose updates run on libuv's thread pool, in the order they were queued. */
-export interface AsyncSha256 {
+/** A digest whose updates run on libuv's thread pool, in the order they were queued. */
+export interface AsyncHash {
   /** Queues `bytes`, which must not change until the returned promise settles (when they are hashed). */
   update(bytes: Uint8Array): Promise<void>;
   /** Waits for every queued update; the digest, or the first failure. */
   digest(): Promise<Buffer>;
 }
 
-export function asyncSha256(): AsyncSha256 {
+export const asyncSha256 = (): AsyncHash => asyncHash('sha256');
+
+export function asyncHash(algorithm: 'sha256' | 'md5'): AsyncHash {
   const native = addon();
-  const handle = native.sha256Create();
+  const handle = native.hashCreate(algorithm);
   let tail: Promise<void> = Promise.resolve();
   let failure: Error | null = null;
   return {
     update(bytes) {
       if (failure) return Promise.reject(failure);
-      const hashed = tail.then(() => native.sha256Update(handle, bytes));
+      const hashed = tail.then(() => native.hashUpdate(handle, bytes));
       tail = hashed.catch((err: Error) => { failure ??= err; });
       return hashed;
     },
     async digest() {
       await tail;
       if (failure) throw failure;
-      return native.sha256Digest(handle);
+      return native.hashDigest(handle);
     },
   };
 }

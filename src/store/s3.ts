@@ -172,6 +172,7 @@ class S3ObjectStore implements S3Store, MultipartTarget {
   readonly concurrency: number;
   readonly stagingDir: string;
   readonly etagIsMd5: boolean;
+  readonly wantsCrc32: boolean;
   readonly abandonAfterMs: number;
   private readonly ssecKeyMd5?: string;
   private readonly checksumMode: 'WHEN_SUPPORTED' | 'WHEN_REQUIRED';
@@ -191,6 +192,7 @@ class S3ObjectStore implements S3Store, MultipartTarget {
     this.stagingDir = cfg.stagingDir;
     this.abandonAfterMs = cfg.abandonAfterMs;
     this.etagIsMd5 = !cfg.sseCustomerKey && cfg.sse !== 'aws:kms';
+    this.wantsCrc32 = cfg.checksumMode === 'WHEN_SUPPORTED';
     this.checksumMode = cfg.checksumMode;
     if (cfg.sseCustomerKey) {
       this.ssecKeyMd5 = createHash('md5').update(Buffer.from(cfg.sseCustomerKey, 'base64')).digest('base64');
@@ -527,18 +529,18 @@ class S3ObjectStore implements S3Store, MultipartTarget {
         // Where the server validates flexible checksums, hand over the CRC32 computed off-thread.
         ...(this.checksumMode === 'WHEN_SUPPORTED' && hashes.crc32 !== undefined ? { ChecksumCRC32: crc32Base64(hashes.crc32) } : {}),
       });
-      if (hashes.sha256) {
-        // The signer takes a payload hash already present instead of hashing the body itself.
-        const sha256 = hashes.sha256;
-        cmd.middlewareStack.add(
-          (next) => async (args) => {
-            const req = args.request as { headers?: Record<string, string> };
-            if (req.headers) req.headers['x-amz-content-sha256'] = sha256;
-            return next(args);
-          },
-          { step: 'build', name: 'layerkeepPayloadHash' },
-        );
-      }
+      // Parts are signed without a payload hash (the signer would otherwise SHA-256 every
+      // byte once more): Content-MD5 is one of the signed headers and the server checks the
+      // body against it, so a part still cannot be altered in transit undetected.
+      // https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
+      cmd.middlewareStack.add(
+        (next) => async (args) => {
+          const req = args.request as { headers?: Record<string, string> };
+          if (req.headers) req.headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
+          return next(args);
+        },
+        { step: 'build', name: 'layerkeepUnsignedPayload' },
+      );
       return this.client.send(cmd);
     });
     return stripQuotes(r.ETag);

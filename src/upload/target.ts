@@ -12,7 +12,6 @@ export interface ServerPart {
 
 /** Hashes of a part computed off the main thread (see partReader.ts). */
 export interface PartHashes {
-  sha256?: string;
   crc32?: number;
 }
 
@@ -29,6 +28,8 @@ export interface MultipartTarget {
    * false, parts go up only once the digest is known, straight to blobs/sha256/<hex>.
    */
   readonly serverSideCopy: boolean;
+  /** The store sends a CRC32 flexible checksum with each part (servers that validate them). */
+  readonly wantsCrc32: boolean;
   /** Interrupted writers' uploads older than this are given up by resume. */
   readonly abandonAfterMs: number;
   readonly log: Logger;

@@ -6,7 +6,8 @@
 // it takes the old upload over and skips every part whose MD5 the journal already has.
 // On servers that cannot copy objects server-side (RGW 16 with SSE-C/SSE-KMS), parts wait
 // for finish() and go straight to blobs/sha256/<hex>: no overlap, but no second upload.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { asyncSha256 } from '../native/index.js';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StateDb } from '../state/db.js';
@@ -19,7 +20,7 @@ import { blobKey } from '../store/layout.js';
 import { finalizeUpload, isFinishedRow, UploadFailedError } from './finalize.js';
 import { isOwnedElsewhere, release, removeOwnerFile, tryClaim } from './owner.js';
 import { clippedRange, MAX_PARTS, partRange } from './partLayout.js';
-import { PartReader } from './partReader.js';
+import { readPart } from './partReader.js';
 import type { MultipartTarget } from './target.js';
 
 export async function createMultipartWriter(t: MultipartTarget, db: StateDb): Promise<BlobWriter> {
@@ -47,14 +48,15 @@ export async function createMultipartWriter(t: MultipartTarget, db: StateDb): Pr
 class MultipartWriter implements BlobWriter {
   private staged = 0;
   private total: number | undefined;
-  private readonly sha = createHash('sha256');
+  // the writer's own digest of what it was given, checked against finish()'s (thread pool)
+  private readonly sha = asyncSha256();
+  private readonly hashing: Promise<void>[] = [];
   private nextPart = 1;
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
   private uploadId: string | undefined;
   private known = new Map<number, PartRow>();
   private readonly prepared = deferred();
-  private reader: PartReader | undefined;
   private state: 'writing' | 'finishing' | 'closed' = 'writing';
 
   constructor(
@@ -73,7 +75,8 @@ class MultipartWriter implements BlobWriter {
       const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off);
       off += bytesWritten;
     }
-    this.sha.update(chunk);
+    this.hashing.push(this.sha.update(chunk));
+    while (this.hashing.length > 4) await this.hashing.shift();
     this.staged += chunk.length;
     this.pump();
   }
@@ -81,7 +84,8 @@ class MultipartWriter implements BlobWriter {
   async finish(digestHex: string, size: number, note?: string): Promise<void> {
     if (this.state !== 'writing') throw new Error(`finish() of blob upload ${this.rowId} called twice or after abort()`);
     this.state = 'finishing';
-    const actual = this.sha.digest('hex');
+    await Promise.all(this.hashing.splice(0));
+    const actual = (await this.sha.digest()).toString('hex');
     if (size !== this.staged || digestHex !== actual) {
       await this.abort();
       throw new Error(
@@ -118,7 +122,6 @@ class MultipartWriter implements BlobWriter {
           );
     } finally {
       this.state = 'closed';
-      await this.reader?.close().catch(() => undefined);
       release(this.stagingPath);
     }
   }
@@ -133,7 +136,6 @@ class MultipartWriter implements BlobWriter {
     this.failure ??= new Error('aborted');
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     await this.fh.close().catch(() => undefined);
-    await this.reader?.close().catch(() => undefined);
     if (this.uploadId) {
       await this.t.abortUpload(this.objectKey, this.uploadId).catch((err: Error) => {
         this.t.log.warn('could not abort multipart upload (gc removes it later)', { upload: this.rowId, error: err.message });
@@ -176,8 +178,7 @@ class MultipartWriter implements BlobWriter {
 
   private async sendPart(n: number): Promise<void> {
     const { start, end } = clippedRange(this.t.partSize, n, this.total ?? Number.MAX_SAFE_INTEGER);
-    this.reader ??= new PartReader(Math.min(2, this.t.concurrency));
-    const { body, md5, sha256, crc32 } = await this.reader.read(this.stagingPath, start, end);
+    const { body, md5, crc32 } = await readPart(this.stagingPath, start, end, this.t.wantsCrc32);
     const md5Hex = md5.toString('hex');
     if (n === 1) {
       this.prepareUpload(md5Hex, body.length).then(this.prepared.resolve, this.prepared.reject);
@@ -185,7 +186,7 @@ class MultipartWriter implements BlobWriter {
     await this.prepared.promise;
     const known = this.known.get(n);
     if (known && known.size === body.length && known.md5 === md5Hex) return; // adopted: already on the server
-    const etag = await this.t.uploadPart(this.objectKey, this.uploadId as string, n, body, md5, { sha256, crc32 });
+    const etag = await this.t.uploadPart(this.objectKey, this.uploadId as string, n, body, md5, { crc32 });
     if (this.t.etagIsMd5 && etag !== md5Hex) {
       throw new Error(`part ${n} of ${this.objectKey}: the store's ETag ${etag} is not the MD5 of the bytes sent`);
     }

@@ -8,7 +8,7 @@ import { chownSync, linkSync, mkdirSync, rmSync, symlinkSync, writeFileSync } fr
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import tar from 'tar-stream';
-import { asyncSha256, lutimesNs, lsetxattr, mknod } from '../../src/native/index.js';
+import { asyncHash, asyncSha256, lutimesNs, lsetxattr, mknod } from '../../src/native/index.js';
 import { createFrameEncoder } from '../../src/snapshot/frameEncoder.js';
 import { bufferedSink, encodeUstarHeader, packLayer, type UstarHeader } from '../../src/snapshot/pack.js';
 import { walkUpperDir } from '../../src/snapshot/walk.js';
@@ -103,18 +103,23 @@ describe('packer', () => {
   });
 });
 
-describe('thread-pool sha256', () => {
-  it('gives the same digest as node:crypto for updates of any size, in order', async () => {
-    const h = asyncSha256();
-    const ref = createHash('sha256');
-    const queued: Promise<void>[] = [];
-    for (const n of [0, 1, 63, 64, 65, 4096, 1 << 20, 3_000_001]) {
-      const b = randomBytes(n);
-      ref.update(b);
-      queued.push(h.update(b)); // several in flight at once: they must still be hashed in order
-    }
-    await Promise.all(queued);
-    assert.ok((await h.digest()).equals(ref.digest()));
-    await assert.rejects(h.digest(), /digest already taken/);
+describe('thread-pool digests', () => {
+  for (const [name, make] of [['sha256', asyncSha256], ['md5', () => asyncHash('md5')]] as const) {
+    it(`${name}: the same digest as node:crypto for updates of any size, in order`, async () => {
+      const h = make();
+      const ref = createHash(name);
+      const queued: Promise<void>[] = [];
+      for (const n of [0, 1, 63, 64, 65, 4096, 1 << 20, 3_000_001]) {
+        const b = randomBytes(n);
+        ref.update(b);
+        queued.push(h.update(b)); // several in flight at once: they must still be hashed in order
+      }
+      await Promise.all(queued);
+      assert.ok((await h.digest()).equals(ref.digest()));
+      await assert.rejects(h.digest(), /digest already taken/);
+    });
+  }
+  it('refuses an unknown algorithm', () => {
+    assert.throws(() => asyncHash('sha1' as 'md5'), /'sha256' or 'md5'/);
   });
 });
