@@ -14,11 +14,12 @@ export interface PartBytes {
   crc32?: number;
 }
 
-export async function readPart(path: string, start: number, end: number, withCrc32 = false): Promise<PartBytes> {
+/** Bytes [start, end) of the staging file (into `into` when it is big enough) and their hashes. */
+export async function readPart(path: string, start: number, end: number, withCrc32 = false, into?: Buffer): Promise<PartBytes> {
   const fh = await open(path, 'r');
   let body: Buffer;
   try {
-    body = await readRangeFrom(fh, path, start, end);
+    body = await readRangeFrom(fh, path, start, end, into);
   } finally {
     await fh.close();
   }

@@ -58,6 +58,7 @@ class MultipartWriter implements BlobWriter {
   private known = new Map<number, PartRow>();
   private readonly prepared = deferred();
   private state: 'writing' | 'finishing' | 'closed' = 'writing';
+  private readonly spareBuffers: Buffer[] = [];
 
   constructor(
     private readonly t: MultipartTarget,
@@ -178,7 +179,15 @@ class MultipartWriter implements BlobWriter {
 
   private async sendPart(n: number): Promise<void> {
     const { start, end } = clippedRange(this.t.partSize, n, this.total ?? Number.MAX_SAFE_INTEGER);
-    const { body, md5, crc32 } = await readPart(this.stagingPath, start, end, this.t.wantsCrc32);
+    // Part buffers are reused once a part is acknowledged: a fresh 16 MiB per part made V8
+    // run full collections for the external memory alone.
+    const buf = this.spareBuffers.pop() ?? Buffer.allocUnsafe(this.t.partSize);
+    const { body, md5, crc32 } = await readPart(this.stagingPath, start, end, this.t.wantsCrc32, buf);
+    await this.uploadPartBody(n, body, md5, crc32);
+    this.spareBuffers.push(buf); // only after success: a failed request might still hold it
+  }
+
+  private async uploadPartBody(n: number, body: Buffer, md5: Buffer, crc32: number | undefined): Promise<void> {
     const md5Hex = md5.toString('hex');
     if (n === 1) {
       this.prepareUpload(md5Hex, body.length).then(this.prepared.resolve, this.prepared.reject);
