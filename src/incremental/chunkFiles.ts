@@ -4,38 +4,55 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { WalkedEntry } from '../snapshot/walk.js';
-import { type Chunk, createChunker } from './chunker.js';
+import { type Chunk, createPoolChunker } from './chunker.js';
 import { type ChunkRef, type ChunkRun, type FileMap, STREAM_CHUNKS } from './format.js';
 
-const READ_BLOCK = 1 << 20;
+const READ_BLOCK = 4 << 20;
 /** A changed file is stored as chunk references when at least this share of its bytes is already stored. */
 export const MIN_REUSE_SHARE = 0.25;
 
 /** Reads a file once and returns its chunks; fails if the file changes meanwhile. */
 export async function chunkFile(e: WalkedEntry): Promise<Chunk[]> {
-  const chunker = createChunker();
+  const chunker = createPoolChunker();
   await readChecked(e, 0, e.size, (b) => chunker.push(b));
   return chunker.end();
 }
 
 /** Chunks bytes as they stream by (a file's stored copy) into references to where they lie. */
 export async function chunkStored(bytes: AsyncIterable<Buffer>, size: number, at: Omit<ChunkRef, 'hash' | 'length'>): Promise<ChunkRef[]> {
-  const chunker = createChunker();
+  const chunker = createPoolChunker();
   let got = 0;
-  for await (const b of bytes) { chunker.push(b); got += b.length; }
+  for await (const b of bytes) { await chunker.push(b); got += b.length; }
   if (got !== size) throw new Error(`read ${got} of ${size} stored bytes`);
   let offset = at.offset;
   return chunker.end().map((c) => { const ref = { ...at, offset, hash: c.hash, length: c.length }; offset += c.length; return ref; });
 }
 
-async function readChecked(e: WalkedEntry, start: number, end: number, sink: (b: Buffer) => void): Promise<void> {
+/** Reads [start, end) of a walked file in blocks; the next block is read while `sink` works on one. */
+async function readChecked(e: WalkedEntry, start: number, end: number, sink: (b: Buffer) => Promise<void>): Promise<void> {
   await withFile(e, async (read) => {
-    for (let pos = start; pos < end; ) {
-      const b = await read(pos, Math.min(READ_BLOCK, end - pos));
-      sink(b);
+    let next = start < end ? read(start, Math.min(READ_BLOCK, end - start)) : null;
+    for (let pos = start; next; ) {
+      const b = await next;
       pos += b.length;
+      next = pos < end ? read(pos, Math.min(READ_BLOCK, end - pos)) : null;
+      await sink(b);
     }
   });
+}
+
+/** Runs `fn` over `items` with at most `limit` at once, results in order. */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 /** Opens a walked file, checks it is still what the walk saw, and offers exact ranged reads. */

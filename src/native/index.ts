@@ -1,7 +1,7 @@
 // Typed access to layerkeep_native, the small Node-API addon for the Linux syscalls
 // Node's fs lacks: xattrs, mknod, nanosecond lutimes, renameat2, directory fsync, and a
 // one-call-per-directory metadata scan, all synchronous; plus work for the thread pool:
-// sha256/md5 (asyncHash) and batched reads and writes of small files. A failing
+// sha256/md5 (asyncHash), batched reads and writes of small files, and chunking. A failing
 // syscall throws an Error like Node's fs errors: .code is the errno name ('ENOENT',
 // 'EPERM', 'ENOTSUP', ...), plus .errno, .syscall, .path (and .dest for renames).
 import { existsSync } from 'node:fs';
@@ -49,6 +49,9 @@ interface NativeAddon {
   hashDigest(handle: object): Buffer;
   readFilesBatch(paths: string, sizes: Float64Array, mtimesNs: BigInt64Array, out: Uint8Array): Promise<BatchReadFailure | null>;
   writeFilesBatch(paths: string, meta: Float64Array, mtimesNs: BigInt64Array, data: Uint8Array): Promise<BatchReadFailure | null>;
+  chunkerCreate(gear: Int32Array, min: number, avg: number, max: number, maskHard: number, maskEasy: number): object;
+  chunkerPush(handle: object, bytes: Uint8Array): Promise<void>;
+  chunkerEnd(handle: object): [Uint32Array, Buffer];
 }
 
 /** Where and why a batch read or write stopped. */
@@ -241,4 +244,31 @@ export function writeFilesBatch(files: BatchFile[], data: Uint8Array): Promise<B
   const meta = new Float64Array(files.length * 4);
   files.forEach((f, i) => { meta[4 * i] = f.size; meta[4 * i + 1] = f.mode & 0o7777; meta[4 * i + 2] = f.uid; meta[4 * i + 3] = f.gid; });
   return addon().writeFilesBatch(`${files.map((f) => f.path).join('\0')}\0`, meta, BigInt64Array.from(files, (f) => f.mtimeNs), data);
+}
+
+/** The parameters of content-defined chunking (src/incremental/chunker.ts owns them). */
+export interface ChunkerParams {
+  gear: Int32Array;
+  min: number;
+  avg: number;
+  max: number;
+  maskHard: number;
+  maskEasy: number;
+}
+
+/** A streaming chunker on the thread pool; push the bytes in order, one push at a time. */
+export interface NativeChunker {
+  /** `bytes` must not change until the promise settles. */
+  push(bytes: Uint8Array): Promise<void>;
+  /** Every chunk's length, and its sha256 (32 bytes each, in order). */
+  end(): { lengths: Uint32Array; hashes: Buffer };
+}
+
+export function nativeChunker(p: ChunkerParams): NativeChunker {
+  const native = addon();
+  const handle = native.chunkerCreate(p.gear, p.min, p.avg, p.max, p.maskHard >>> 0, p.maskEasy >>> 0);
+  return {
+    push: (bytes) => native.chunkerPush(handle, bytes),
+    end: () => { const [lengths, hashes] = native.chunkerEnd(handle); return { lengths, hashes }; },
+  };
 }

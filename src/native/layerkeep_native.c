@@ -1,7 +1,8 @@
 // layerkeep_native: the few Linux syscalls Node's fs module lacks (xattrs, mknod,
 // nanosecond lutimes, renameat2, directory fsync) plus a one-call-per-directory
-// metadata scan for the snapshot walker; and, on the thread pool, sha256 (hash.c) and
-// batched reads and writes of small files (batchfiles.c).
+// metadata scan for the snapshot walker; and, on the thread pool, digests (hash.c),
+// batched reads and writes of small files (batchfiles.c) and content-defined chunking
+// (chunker.c).
 // Plain C on Node-API version 8, so one binary loads on every Node release that
 // supports that version (20, 22, 24, ...):
 // https://nodejs.org/api/n-api.html#node-api-version-matrix
@@ -821,6 +822,7 @@ static napi_value js_scan_dir(napi_env env, napi_callback_info info) {
 
 napi_status lk_define_hash(napi_env env, napi_value exports);       // hash.c
 napi_status lk_define_batch_files(napi_env env, napi_value exports); // batchfiles.c
+napi_status lk_define_chunker(napi_env env, napi_value exports);     // chunker.c
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
@@ -836,7 +838,8 @@ NAPI_MODULE_INIT() {
       {"scanDir", NULL, js_scan_dir, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok ||
-      lk_define_hash(env, exports) != napi_ok || lk_define_batch_files(env, exports) != napi_ok)
+      lk_define_hash(env, exports) != napi_ok || lk_define_batch_files(env, exports) != napi_ok ||
+      lk_define_chunker(env, exports) != napi_ok)
     return lk_rethrow_napi_failure(env);
   return exports;
 }

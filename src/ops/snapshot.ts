@@ -18,7 +18,7 @@ import {
 import type { WrittenBlob } from '../incremental/blobs.js';
 import { writeBlob } from '../incremental/blobs.js';
 import { CHUNK_FILE_MIN, type Chunk } from '../incremental/chunker.js';
-import { type BaseMap, chunkFile, chunkStored, planChunkRefs, type ChunkRefPlan, writeChunkPack } from '../incremental/chunkFiles.js';
+import { type BaseMap, chunkFile, chunkStored, mapLimit, planChunkRefs, type ChunkRefPlan, writeChunkPack } from '../incremental/chunkFiles.js';
 import { baselineRows, type BaselineRow, diffTrees, mergeWhiteouts, type TreeDiff } from '../incremental/diff.js';
 import {
   type BlobRef, type ChainInfo, type ChainManifest, CHUNKS_MEDIA_TYPE, encodeLayerIndex, type FileMap, INDEX_MEDIA_TYPE,
@@ -36,6 +36,9 @@ export interface SnapshotOptions extends SnapshotRequest {
   takeOver?: boolean;
   keep?: number;
 }
+
+/** Large files chunked at once while planning a diff (the chunking runs on the thread pool). */
+const CHUNKING_FILES_AT_ONCE = 2;
 
 /** Tar header bytes a diff entry costs besides its content (for the size estimate). */
 const ENTRY_OVERHEAD = 1024;
@@ -134,12 +137,11 @@ async function planDiff(
   const layer = baseChain.length;
   const baseMaps = loadChunkMaps(ctx.state, key).map((r) => ({ path: r.path, size: r.size, ...unpackFileMap(r.chunks), listed: true }));
   const linkTargets = new Set(w.entries.filter((e) => e.type === 'hardlink').map((e) => e.linkname));
-  const candidates: { entry: WalkedEntry; chunks: Chunk[] }[] = [];
+  let candidates: { entry: WalkedEntry; chunks: Chunk[] }[] = [];
   if (baseMaps.length > 0) {
-    for (const i of diff.included) {
-      const e = w.entries[i]!;
-      if (e.type === 'file' && e.size >= CHUNK_FILE_MIN && !linkTargets.has(e.path)) candidates.push({ entry: e, chunks: await chunkFile(e) });
-    }
+    const changed = diff.included.map((i) => w.entries[i]!)
+      .filter((e) => e.type === 'file' && e.size >= CHUNK_FILE_MIN && !linkTargets.has(e.path));
+    candidates = await mapLimit(changed, CHUNKING_FILES_AT_ONCE, async (entry) => ({ entry, chunks: await chunkFile(entry) }));
   }
   await chunkStoredBaseFiles(ctx, baseMaps, baseChain.digests, candidates.map((c) => c.entry), new Set(diff.deleted));
   const chunked = planChunkRefs(candidates, baseMaps, layer);
@@ -166,20 +168,19 @@ async function chunkStoredBaseFiles(
 ): Promise<void> {
   const paths = new Set(changed.map((e) => e.path));
   const sizes = new Set(changed.map((e) => e.size));
-  const manifests = new Map<number, ChainManifest>();
-  for (const m of baseMaps) {
-    if (m.chunks.length > 0 || m.tarOffset === undefined) continue;
-    if (!paths.has(m.path) && !(deleted.has(m.path) && sizes.has(m.size))) continue;
-    const digest = chain[m.layer];
-    if (!digest) continue; // not in this chain (a stale baseline row): nothing to reuse from it
-    let lm = manifests.get(m.layer);
-    if (!lm) manifests.set(m.layer, (lm = await readManifest(ctx, digest)));
+  const manifests = new Map<number, Promise<ChainManifest>>();
+  const wanted = baseMaps.filter((m) => m.chunks.length === 0 && m.tarOffset !== undefined && chain[m.layer] !== undefined &&
+    (paths.has(m.path) || (deleted.has(m.path) && sizes.has(m.size))));
+  await mapLimit(wanted, CHUNKING_FILES_AT_ONCE, async (m) => {
+    const tarOffset = m.tarOffset!;
+    if (!manifests.has(m.layer)) manifests.set(m.layer, readManifest(ctx, chain[m.layer]!));
+    const lm = await manifests.get(m.layer)!;
     const bytes = readTarRange(ctx.store, {
       key: blobKey(lm.blob.digest), blobSize: lm.blob.size, uncompressedSize: lm.uncompressedSize,
-    }, m.tarOffset, m.tarOffset + m.size);
-    m.chunks = await chunkStored(bytes, m.size, { layer: m.layer, stream: STREAM_TAR, offset: m.tarOffset });
+    }, tarOffset, tarOffset + m.size);
+    m.chunks = await chunkStored(bytes, m.size, { layer: m.layer, stream: STREAM_TAR, offset: tarOffset });
     m.listed = false;
-  }
+  });
 }
 
 function chainStateOf(digest: string, m: ChainManifest): DiffPlan['baseChain'] {

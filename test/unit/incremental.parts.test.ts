@@ -9,7 +9,7 @@ import { after, describe, it } from 'node:test';
 import { lsetxattr, lutimesNs } from '../../src/native/index.js';
 import { indexRows } from '../../src/snapshot/metaIndex.js';
 import { walkUpperDir } from '../../src/snapshot/walk.js';
-import { CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, chunkBuffer, createChunker } from '../../src/incremental/chunker.js';
+import { CHUNK_AVG, CHUNK_MAX, CHUNK_MIN, chunkBuffer, createChunker, createPoolChunker } from '../../src/incremental/chunker.js';
 import { baselineRows, type BaselineRow, diffTrees, mergeWhiteouts } from '../../src/incremental/diff.js';
 import { type ChunkRef, decodeLayerIndex, encodeLayerIndex, type LayerIndex, packFileMap, STREAM_CHUNKS, STREAM_TAR, unpackFileMap } from '../../src/incremental/format.js';
 import { fullSnapshotReason } from '../../src/incremental/policy.js';
@@ -27,6 +27,20 @@ const hashes = (b: Buffer) => chunkBuffer(b).map((c) => c.hash.toString('hex'));
 
 describe('content-defined chunking', () => {
   const data = randomBytes(16 << 20);
+
+  it('on the thread pool, cuts exactly what the JavaScript reference cuts', async () => {
+    const text = Buffer.from('INFO GET /api/v1 200 layer keep\n'.repeat(200_000)); // repetitive: many max-size cuts
+    for (const input of [data, Buffer.concat([data.subarray(0, 3 << 20), Buffer.alloc(1 << 20), text]), Buffer.alloc(0), randomBytes(5000), randomBytes(CHUNK_MIN)]) {
+      const pool = createPoolChunker();
+      for (let o = 0; o < input.length; ) {
+        const n = 1 + Math.floor(Math.random() * 300_000);
+        await pool.push(input.subarray(o, o + n));
+        o += n;
+      }
+      const got = pool.end().map((x) => [x.hash.toString('hex'), x.length]);
+      assert.deepEqual(got, chunkBuffer(input).map((x) => [x.hash.toString('hex'), x.length]), `${input.length} bytes`);
+    }
+  });
 
   it('cuts the same chunks however the bytes arrive, within the size bounds', () => {
     const whole = chunkBuffer(data);

@@ -1,0 +1,255 @@
+// Content-defined chunking on libuv's thread pool: the same FastCDC cuts as the reference
+// implementation in src/incremental/chunker.ts (gear table, masks and sizes are handed over
+// from there, so the two cannot drift apart), with each chunk's sha256 from OpenSSL. A diff
+// chunks every large file that changed, old and new version; in JavaScript on the main
+// thread that took longer than packing the whole layer.
+//
+// Usage: create a handle, push the file's bytes in order (one push in flight at a time;
+// each returns a promise), then end() for every chunk's length and hash.
+
+#include <node_api.h>
+#include <openssl/evp.h>
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  uint32_t gear[256];
+  uint32_t min, avg, max, mask_hard, mask_easy;
+  EVP_MD_CTX *sha;
+  uint32_t len; // bytes in the current chunk so far
+  uint32_t fp;  // gear state where the last scan stopped
+  // finished chunks: lengths and hashes
+  uint32_t *lengths;
+  uint8_t *hashes;
+  size_t count, cap;
+  bool busy, failed, ended;
+} lk_chunker;
+
+typedef struct {
+  lk_chunker *c;
+  napi_ref handle_ref, data_ref;
+  const uint8_t *data;
+  size_t len;
+  napi_deferred deferred;
+  napi_async_work work;
+} push_job;
+
+static napi_value fail(napi_env env, const char *msg) {
+  napi_throw_error(env, "ERR_LAYERKEEP_CHUNKER", msg);
+  return NULL;
+}
+
+static void chunker_finalize(napi_env env, void *data, void *hint) {
+  lk_chunker *c = data;
+  EVP_MD_CTX_free(c->sha);
+  free(c->lengths);
+  free(c->hashes);
+  free(c);
+}
+
+static bool cut(lk_chunker *c) {
+  if (c->count == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 256;
+    uint32_t *l = realloc(c->lengths, cap * sizeof *l);
+    if (l == NULL) return false;
+    c->lengths = l;
+    uint8_t *h = realloc(c->hashes, cap * 32);
+    if (h == NULL) return false;
+    c->hashes = h;
+    c->cap = cap;
+  }
+  unsigned int n = 0;
+  if (EVP_DigestFinal_ex(c->sha, c->hashes + c->count * 32, &n) != 1 || n != 32) return false;
+  if (EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL) != 1) return false;
+  c->lengths[c->count++] = c->len;
+  c->len = 0;
+  c->fp = 0;
+  return true;
+}
+
+// Rolls the gear hash over d[i..end) from state *f; returns the index just past the first
+// byte where (state & mask) is zero, or -1 with *f holding the state.
+static long scan(const lk_chunker *c, const uint8_t *d, size_t i, size_t end, uint32_t mask, uint32_t *f) {
+  uint32_t s = *f;
+  for (; i < end; i++) {
+    s = (s << 1) + c->gear[d[i]];
+    if ((s & mask) == 0) {
+      *f = s;
+      return (long)(i + 1);
+    }
+  }
+  *f = s;
+  return -1;
+}
+
+// The loop of createChunker().push in chunker.ts, step for step.
+static bool push(lk_chunker *c, const uint8_t *d, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    size_t start = i;
+    if (c->len < c->min) { // bytes below the minimum size only go to the hash
+      size_t take = c->min - c->len < n - i ? c->min - c->len : n - i;
+      i += take;
+      c->len += (uint32_t)take;
+      if (c->len < c->min) return EVP_DigestUpdate(c->sha, d + start, i - start) == 1;
+    }
+    size_t i0 = i;
+    uint32_t f = c->fp;
+    long at = -1;
+    size_t room = c->avg > c->len ? c->avg - c->len : 0;
+    size_t hard_end = i0 + room < n ? i0 + room : n;
+    if (i < hard_end) {
+      at = scan(c, d, i, hard_end, c->mask_hard, &f);
+      if (at < 0) i = hard_end;
+    }
+    if (at < 0) {
+      size_t easy_end = i0 + (c->max - c->len) < n ? i0 + (c->max - c->len) : n;
+      if (i < easy_end) {
+        at = scan(c, d, i, easy_end, c->mask_easy, &f);
+        if (at < 0) i = easy_end;
+      }
+    }
+    if (at >= 0) i = (size_t)at;
+    if (EVP_DigestUpdate(c->sha, d + start, i - start) != 1) return false;
+    c->len += (uint32_t)(i - i0);
+    c->fp = f;
+    if ((at >= 0 || c->len >= c->max) && !cut(c)) return false;
+  }
+  return true;
+}
+
+static lk_chunker *get_chunker(napi_env env, napi_value v) {
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
+    fail(env, "not a chunker handle");
+    return NULL;
+  }
+  return data;
+}
+
+// chunkerCreate(gear: Int32Array(256), min, avg, max, maskHard, maskEasy)
+static napi_value js_chunker_create(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) return fail(env, "chunkerCreate(gear, min, avg, max, maskHard, maskEasy)");
+  napi_typedarray_type t;
+  size_t n, off;
+  void *gear;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, argv[0], &t, &n, &gear, &ab, &off) != napi_ok || t != napi_int32_array || n != 256) {
+    return fail(env, "chunkerCreate: the gear table must be an Int32Array of 256");
+  }
+  uint32_t v[5];
+  for (int k = 0; k < 5; k++) {
+    if (napi_get_value_uint32(env, argv[k + 1], &v[k]) != napi_ok) return fail(env, "chunkerCreate: sizes and masks must be numbers");
+  }
+  if (v[0] == 0 || v[0] > v[1] || v[1] > v[2]) return fail(env, "chunkerCreate: need 0 < min <= avg <= max");
+  lk_chunker *c = calloc(1, sizeof *c);
+  if (c == NULL) return fail(env, "chunker: out of memory");
+  memcpy(c->gear, gear, sizeof c->gear);
+  c->min = v[0], c->avg = v[1], c->max = v[2], c->mask_hard = v[3], c->mask_easy = v[4];
+  c->sha = EVP_MD_CTX_new();
+  napi_value out;
+  if (c->sha == NULL || EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL) != 1 ||
+      napi_create_external(env, c, chunker_finalize, NULL, &out) != napi_ok) {
+    EVP_MD_CTX_free(c->sha);
+    free(c);
+    return fail(env, "chunker: could not initialise");
+  }
+  return out;
+}
+
+static void push_execute(napi_env env, void *data) {
+  push_job *job = data;
+  if (!push(job->c, job->data, job->len)) job->c->failed = true;
+}
+
+static void push_complete(napi_env env, napi_status status, void *data) {
+  push_job *job = data;
+  job->c->busy = false;
+  napi_delete_reference(env, job->data_ref);
+  napi_delete_reference(env, job->handle_ref);
+  if (status == napi_ok && !job->c->failed) {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, job->deferred, undef);
+  } else {
+    napi_value msg, err;
+    napi_create_string_utf8(env, "chunker: hashing failed (out of memory?)", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, job->deferred, err);
+  }
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+// chunkerPush(handle, bytes: Uint8Array): Promise<void>; bytes must not change until it settles
+static napi_value js_chunker_push(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return fail(env, "chunkerPush(handle, bytes)");
+  lk_chunker *c = get_chunker(env, argv[0]);
+  if (c == NULL) return NULL;
+  if (c->busy) return fail(env, "chunker: a push is already in flight");
+  if (c->ended || c->failed) return fail(env, "chunker: already ended or failed");
+  napi_typedarray_type t;
+  size_t n, off;
+  void *d;
+  napi_value ab;
+  if (napi_get_typedarray_info(env, argv[1], &t, &n, &d, &ab, &off) != napi_ok || t != napi_uint8_array) {
+    return fail(env, "chunkerPush: bytes must be a Uint8Array");
+  }
+  push_job *job = calloc(1, sizeof *job);
+  if (job == NULL) return fail(env, "chunker: out of memory");
+  job->c = c;
+  job->data = d;
+  job->len = n;
+  napi_value promise, name;
+  if (napi_create_reference(env, argv[0], 1, &job->handle_ref) != napi_ok ||
+      napi_create_reference(env, argv[1], 1, &job->data_ref) != napi_ok ||
+      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, "layerkeep.chunk", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, push_execute, push_complete, job, &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    free(job);
+    return fail(env, "chunker: could not queue the push");
+  }
+  c->busy = true;
+  return promise;
+}
+
+// chunkerEnd(handle): [lengths: Uint32Array, hashes: Buffer (32 bytes each)]
+static napi_value js_chunker_end(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return fail(env, "chunkerEnd(handle)");
+  lk_chunker *c = get_chunker(env, argv[0]);
+  if (c == NULL) return NULL;
+  if (c->busy) return fail(env, "chunker: end() while a push is in flight");
+  if (c->ended || c->failed) return fail(env, "chunker: already ended or failed");
+  if (c->len > 0 && !cut(c)) return fail(env, "chunker: hashing failed");
+  c->ended = true;
+  napi_value lengths_ab, lengths, hashes, out;
+  void *dst;
+  if (napi_create_arraybuffer(env, c->count * 4, &dst, &lengths_ab) != napi_ok) return fail(env, "chunker: out of memory");
+  if (c->count) memcpy(dst, c->lengths, c->count * 4);
+  if (napi_create_typedarray(env, napi_uint32_array, c->count, lengths_ab, 0, &lengths) != napi_ok ||
+      napi_create_buffer_copy(env, c->count * 32, c->count ? (const void *)c->hashes : (const void *)"", &dst, &hashes) != napi_ok ||
+      napi_create_array_with_length(env, 2, &out) != napi_ok || napi_set_element(env, out, 0, lengths) != napi_ok ||
+      napi_set_element(env, out, 1, hashes) != napi_ok) {
+    return fail(env, "chunker: out of memory");
+  }
+  return out;
+}
+
+napi_status lk_define_chunker(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"chunkerCreate", NULL, js_chunker_create, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"chunkerPush", NULL, js_chunker_push, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"chunkerEnd", NULL, js_chunker_end, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}
