@@ -43,7 +43,7 @@ interface NativeAddon {
   renameExchange(a: string, b: string): void;
   renameNoReplace(a: string, b: string): void;
   fsyncDir(path: string): void;
-  scanDir(dir: string): RawScan;
+  scanDir(dir: string, withXattrs?: boolean): RawScan;
   hashCreate(algorithm?: 'sha256' | 'md5'): object;
   hashUpdate(handle: object, bytes: Uint8Array): Promise<void>;
   hashDigest(handle: object): Buffer;
@@ -149,12 +149,12 @@ const FIRST_U32 = 12;
 
 /**
  * lstat and xattrs of every entry of `dir` (without . and ..), in readdir order, in
- * one call. Entries that vanish while being read are left out; any other failure
+ * one call (lstat only with `xattrs: false`). Entries that vanish while being read are left out; any other failure
  * throws naming the entry. A name that is not valid UTF-8 throws EILSEQ rather than
  * being turned into replacement characters.
  */
-export function scanDir(dir: string): ScanEntry[] {
-  const [records, joinedNames, xattrLists] = addon().scanDir(dir);
+export function scanDir(dir: string, opts: { xattrs?: boolean } = {}): ScanEntry[] {
+  const [records, joinedNames, xattrLists] = addon().scanDir(dir, opts.xattrs ?? true);
   const count = records.byteLength / RECORD_BYTES;
   const u64 = new BigUint64Array(records);
   const i64 = new BigInt64Array(records);

@@ -453,6 +453,7 @@ typedef struct {
   scan_record *records;  // [count]
   size_t next;           // phase 2: first entry no thread has claimed yet (atomic)
   size_t batch;          // phase 2: entries a thread claims at a time
+  bool skip_xattrs;      // lstat only (the no-change shortcut: xattr changes move ctime)
 } scan_state;
 
 // Strict UTF-8 check (no overlongs, surrogates or code points past U+10FFFF), so that
@@ -612,6 +613,7 @@ static void scan_one(scan_state *st, size_t i, char *path) {
     return;
   }
 
+  if (st->skip_xattrs) return;
   // fstatat works relative to the directory, but the l*xattr calls take a path.
   if (st->dir_len + 1 + e->name_len >= PATH_MAX) {
     entry_failed(e, ENAMETOOLONG, "llistxattr");
@@ -796,15 +798,23 @@ static void free_scan_state(scan_state *st) {
   free(st);
 }
 
+// scanDir(dir, withXattrs = true)
 static napi_value js_scan_dir(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
+  napi_value argv[2];
   scan_state *st = calloc(1, sizeof *st);
   if (st == NULL) {
     napi_throw_error(env, "ENOMEM", "scandir: out of memory");
     return NULL;
   }
   napi_value result = NULL;
-  if (get_args(env, info, 1, argv) && GET_PATH(env, argv[0], st->dir, "scandir") &&
+  bool with_xattrs = true;
+  napi_valuetype t = napi_undefined;
+  if (get_args(env, info, 2, argv)) {
+    napi_typeof(env, argv[1], &t);
+    if (t == napi_boolean) napi_get_value_bool(env, argv[1], &with_xattrs);
+  }
+  st->skip_xattrs = !with_xattrs;
+  if (get_args(env, info, 2, argv) && GET_PATH(env, argv[0], st->dir, "scandir") &&
       read_names(env, st)) {
     st->records = calloc(st->count ? st->count : 1, sizeof(scan_record));
     if (st->records == NULL) {

@@ -13,11 +13,11 @@ import { fsyncDir, lutimesNs, renameExchange, renameNoReplace } from '../native/
 import { readTar } from '../snapshot/tarReader.js';
 import { applyLayerWhiteouts, overlayUpperWhiteouts } from '../snapshot/whiteout.js';
 import { walkUpperDir } from '../snapshot/walk.js';
-import { indexRows, treeFingerprint } from '../snapshot/metaIndex.js';
+import { indexRows, statFingerprint, treeFingerprint } from '../snapshot/metaIndex.js';
 import { openFsStore } from '../store/fs.js';
 import { blobKey, digestHex, type Manifest } from '../store/layout.js';
 import type { ObjectStore } from '../store/types.js';
-import { clearBaseline, recordSnapshot, saveBaseline, setKeyCurrent } from '../state/snapshots.js';
+import { clearBaseline, recordSnapshot, saveBaseline, setKeyCurrent, setStatFingerprint } from '../state/snapshots.js';
 import { blobStream } from '../incremental/blobs.js';
 import { type ChainLayer, loadChain } from '../incremental/chain.js';
 import { baselineRows } from '../incremental/diff.js';
@@ -50,8 +50,9 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
     // no-op and the next changed one is a diff against this snapshot.
     const { entries } = walkUpperDir(target, { allowDevices: req.allowDevices });
     const rows = indexRows(entries);
-    ctx.state.prepare('UPDATE snapshots SET tree_fingerprint = ? WHERE manifest_digest = ?')
-      .run(treeFingerprint(rows, [`allowDevices=${!!req.allowDevices}`]), digest);
+    const extra = [`allowDevices=${!!req.allowDevices}`];
+    ctx.state.prepare('UPDATE snapshots SET tree_fingerprint = ? WHERE manifest_digest = ?').run(treeFingerprint(rows, extra), digest);
+    setStatFingerprint(ctx.state, digest, statFingerprint(entries, extra));
     if (entries.length === manifest.files) {
       saveBaseline(ctx.state, key, digest, baselineRows(entries, rows),
         result.chunkMaps.map((f) => ({ path: f.path, size: f.size, chunks: packFileMap(f) })));

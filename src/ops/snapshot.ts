@@ -8,12 +8,13 @@
 // references (src/incremental/). Unchanged file contents are never read.
 import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { indexRows, treeFingerprint } from '../snapshot/metaIndex.js';
+import { indexRows, statFingerprint, treeFingerprint } from '../snapshot/metaIndex.js';
 import { readTarRange } from '../snapshot/frameDecoder.js';
 import { walkUpperDir, type WalkedEntry } from '../snapshot/walk.js';
 import { blobKey, canonicalJson, LAYER_MEDIA_TYPE, type Manifest, MANIFEST_MEDIA_TYPE, validateKey } from '../store/layout.js';
 import {
   type ChunkMapRow, getBaselineManifest, getKey, getSnapshot, type LinkedIndexRow, loadBaselineRows, loadChunkMaps, saveBaseline,
+  setStatFingerprint,
 } from '../state/snapshots.js';
 import type { WrittenBlob } from '../incremental/blobs.js';
 import { writeBlob } from '../incremental/blobs.js';
@@ -48,6 +49,7 @@ interface Walked {
   /** Index rows with link targets (built only when the quick fingerprint check did not settle it). */
   rows: LinkedIndexRow[];
   fingerprint: string;
+  statFingerprint: string;
   root: NonNullable<Manifest['root']>;
   treeSize: number;
 }
@@ -68,6 +70,24 @@ export async function snapshot(ctx: OpsContext, req: SnapshotOptions): Promise<S
   checkLimits(limits);
   const rootStat = statSync(req.dir, { throwIfNoEntry: false, bigint: true });
   if (!rootStat?.isDirectory()) throw new Error(`${req.dir}: not a directory`);
+  const walkExtra = [`allowDevices=${!!req.allowDevices}`];
+
+  // Unchanged since this host last took or restored the key's current snapshot? Decided from
+  // lstat alone when possible (no xattrs read; their changes move ctime, so not with ignoreCtime).
+  const known = getKey(ctx.state, key);
+  const baselineDigest = getBaselineManifest(ctx.state, key);
+  const lastDigest = baselineDigest ?? known?.current_manifest ?? null;
+  const last = lastDigest ? getSnapshot(ctx.state, lastDigest) : undefined;
+  if (!req.force && !req.ignoreCtime && last?.stat_fingerprint) {
+    const quick = walkUpperDir(req.dir, { allowDevices: req.allowDevices, xattrs: false });
+    if (statFingerprint(quick.entries, walkExtra) === last.stat_fingerprint) {
+      const remote = await readRef(ctx, key);
+      if (remote?.ref.current === last.manifest_digest) {
+        for (const w of quick.warnings) ctx.log.warn(w, { key });
+        return unchanged(ctx, key, last.manifest_digest, quick.warnings);
+      }
+    }
+  }
 
   const { entries, warnings } = walkUpperDir(req.dir, { allowDevices: req.allowDevices });
   for (const w of warnings) ctx.log.warn(w, { key });
@@ -75,19 +95,19 @@ export async function snapshot(ctx: OpsContext, req: SnapshotOptions): Promise<S
   const walked: Walked = {
     entries,
     rows: [],
-    fingerprint: treeFingerprint(plainRows, [`allowDevices=${!!req.allowDevices}`]),
+    fingerprint: treeFingerprint(plainRows, walkExtra),
+    statFingerprint: statFingerprint(entries, walkExtra),
     root: { mode: Number(rootStat.mode) & 0o7777, uid: Number(rootStat.uid), gid: Number(rootStat.gid), mtimeNs: rootStat.mtimeNs.toString() },
     treeSize: entries.reduce((a, e) => a + (e.type === 'file' ? e.size : 0), 0),
   };
 
   // Unchanged since the tree this host last recorded for the key, and that is still current?
-  const known = getKey(ctx.state, key);
-  const baselineDigest = getBaselineManifest(ctx.state, key);
-  const lastDigest = baselineDigest ?? known?.current_manifest ?? null;
-  const last = lastDigest ? getSnapshot(ctx.state, lastDigest) : undefined;
   if (!req.force && last && last.tree_fingerprint === walked.fingerprint) {
     const remote = await readRef(ctx, key);
-    if (remote?.ref.current === last.manifest_digest) return unchanged(ctx, key, last.manifest_digest, warnings);
+    if (remote?.ref.current === last.manifest_digest) {
+      setStatFingerprint(ctx.state, last.manifest_digest, walked.statFingerprint); // for the lstat-only shortcut next time
+      return unchanged(ctx, key, last.manifest_digest, warnings);
+    }
   }
 
   walked.rows = baselineRows(entries, plainRows);
@@ -130,7 +150,10 @@ async function planDiff(
     base.root.gid === w.root.gid && base.root.mtimeNs === w.root.mtimeNs;
   if (diff.included.length === 0 && diff.deleted.length === 0 && rootSame) {
     const remote = await readRef(ctx, key);
-    if (remote?.ref.current === baseDigest) return { unchanged: true };
+    if (remote?.ref.current === baseDigest) {
+      if (!req.ignoreCtime) setStatFingerprint(ctx.state, baseDigest, w.statFingerprint);
+      return { unchanged: true };
+    }
   }
 
   // Large files that changed: which of their chunks does the chain already store?
@@ -218,6 +241,7 @@ async function writeFull(ctx: OpsContext, key: string, w: Walked, req: SnapshotO
   }
   const { digest } = await publishWritten(ctx, noted.writer, manifestJson, { takeOver: req.takeOver, keep: req.keep });
   saveBaseline(ctx.state, key, digest, w.rows, maps.map(chunkMapRow));
+  setStatFingerprint(ctx.state, digest, w.statFingerprint);
   const m = JSON.parse(manifestJson) as ChainManifest;
   return result(key, digest, m, w, warnings, reason);
 }
@@ -266,6 +290,7 @@ async function writeDiff(ctx: OpsContext, key: string, w: Walked, p: DiffPlan, r
   const chunkMaps = loadChunkMaps(ctx.state, key).filter((r) => !gone.has(r.path));
   chunkMaps.push(...files.map(chunkMapRow));
   saveBaseline(ctx.state, key, digest, w.rows, chunkMaps);
+  setStatFingerprint(ctx.state, digest, w.statFingerprint);
   const m = JSON.parse(manifestJson) as ChainManifest;
   return result(key, digest, m, w, warnings, null);
 }

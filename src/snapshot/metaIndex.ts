@@ -54,3 +54,22 @@ export function treeFingerprint(rows: IndexRow[], extra: string[] = []): string 
   }
   return `sha256:${h.digest('hex')}`;
 }
+
+/**
+ * sha256 over what lstat alone says of the tree: the rows without xattrs, and without the
+ * opaque markers that xattrs produce. Equal for a tree walked with or without xattrs, and
+ * a safe "unchanged" test on its own: setting or removing an xattr changes the file's ctime,
+ * which is in the rows. The no-change decision uses it to skip reading xattrs.
+ */
+export function statFingerprint(entries: WalkedEntry[], extra: string[] = []): string {
+  const h = createHash('sha256');
+  for (const x of extra) h.update(`${x}\n`);
+  let batch: string[] = [];
+  for (const e of entries) {
+    if (e.opaqueMarker) continue;
+    batch.push(`${e.path}\0${e.type}\0${e.size}\0${e.mtimeNs}\0${e.ctimeNs}\0${e.ino}\0${e.mode}\0${e.uid}\0${e.gid}\n`);
+    if (batch.length === 1024) { h.update(batch.join('')); batch = []; }
+  }
+  h.update(batch.join(''));
+  return `sha256:${h.digest('hex')}`;
+}

@@ -14,11 +14,15 @@ export interface WalkedEntry extends LayerEntry {
   ctimeNs: bigint;
   /** All xattrs as found on disk (overlay ones included), for change detection. */
   rawXattrs: Map<string, Buffer>;
+  /** The `.wh..wh..opq` entry an opaque directory's xattr stands for. */
+  opaqueMarker?: boolean;
 }
 
 export interface WalkOptions {
   /** Keep char/block device nodes other than whiteouts (an escape risk in a rootfs). */
   allowDevices?: boolean;
+  /** false: lstat only, no xattrs (and so no opaque markers): enough for statFingerprint. */
+  xattrs?: boolean;
 }
 
 export interface WalkResult {
@@ -35,7 +39,7 @@ export function walkUpperDir(root: string, opts: WalkOptions = {}): WalkResult {
   const firstLink = new Map<string, string>(); // "dev:ino" -> layer path of the first link seen
 
   const visit = (absDir: string, relDir: string): void => {
-    const children = scanDir(absDir).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const children = scanDir(absDir, { xattrs: opts.xattrs }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const c of children) {
       const rel = relDir ? `${relDir}/${c.name}` : c.name;
       const abs = `${absDir}/${c.name}`;
@@ -54,7 +58,7 @@ export function walkUpperDir(root: string, opts: WalkOptions = {}): WalkResult {
       switch (type) {
         case T.dir:
           entries.push(entryOf(rel, abs, c, xattrs, 'dir'));
-          if (isOpaqueDir(xattrs)) entries.push(markerEntry(`${rel}/${OPAQUE_WHITEOUT}`, c));
+          if (isOpaqueDir(xattrs)) entries.push({ ...markerEntry(`${rel}/${OPAQUE_WHITEOUT}`, c), opaqueMarker: true });
           visit(abs, rel);
           break;
         case T.file: {

@@ -101,4 +101,12 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    sql: `
+      -- The tree's fingerprint from lstat alone (metaIndex.ts statFingerprint): "unchanged" is
+      -- decided without reading xattrs, whose changes also change ctime.
+      ALTER TABLE snapshots ADD COLUMN stat_fingerprint TEXT;
+    `,
+  },
 ];

@@ -20,6 +20,7 @@ export interface SnapshotRow {
   uncompressed_size: number;
   files: number;
   tree_fingerprint: string;
+  stat_fingerprint: string | null;
   kind: string;
   parent: string | null;
   created: string;
@@ -47,6 +48,11 @@ export function recordSnapshot(db: StateDb, digest: string, m: Manifest, status 
      ON CONFLICT(manifest_digest) DO UPDATE SET status = excluded.status, error = excluded.error`,
   ).run(digest, m.key, m.blob.digest, m.diffId, m.blob.size, m.uncompressedSize, m.files, m.treeFingerprint,
     m.kind, m.parent, m.created, status, error);
+}
+
+/** What the tree looked like to lstat when this host last took or restored the snapshot. */
+export function setStatFingerprint(db: StateDb, digest: string, fingerprint: string): void {
+  db.prepare('UPDATE snapshots SET stat_fingerprint = ? WHERE manifest_digest = ?').run(fingerprint, digest);
 }
 
 export function getSnapshot(db: StateDb, digest: string): SnapshotRow | undefined {

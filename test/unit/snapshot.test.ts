@@ -135,6 +135,18 @@ describe('snapshot and restore of an overlay upper dir', { timeout: 300_000 }, (
     const changed = await snapshot(ctx, { key: 'web', dir: upper, allowDevices: true });
     assert.equal(changed.changed, true);
     assert.notEqual(changed.blobDigest, forced.blobDigest);
+    // "unchanged" is decided from lstat alone (no xattrs read): an xattr-only change must still
+    // be seen, through the ctime it moves, and so must a change of an xattr's value alone
+    const statFp = () => (ctx.state.prepare('SELECT stat_fingerprint AS f FROM snapshots WHERE manifest_digest = ?')
+      .get(changed.manifestDigest) as { f: string | null }).f;
+    assert.match(statFp() ?? '', /^sha256:/, 'the lstat-only fingerprint is recorded');
+    assert.equal((await snapshot(ctx, { key: 'web', dir: upper, allowDevices: true })).changed, false);
+    sh(`setfattr -n user.note -v one ${join(upper, 'created.txt')}`);
+    const x1 = await snapshot(ctx, { key: 'web', dir: upper, allowDevices: true });
+    assert.equal(x1.changed, true, 'a new xattr is a change');
+    assert.equal((await snapshot(ctx, { key: 'web', dir: upper, allowDevices: true })).changed, false);
+    sh(`setfattr -n user.note -v two ${join(upper, 'created.txt')}`);
+    assert.equal((await snapshot(ctx, { key: 'web', dir: upper, allowDevices: true })).changed, true, 'a new xattr value is a change');
   });
 
   it('leaves device nodes out unless allowed, with a warning', async () => {
