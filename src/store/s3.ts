@@ -17,7 +17,7 @@ import type { Logger } from '../ops/types.js';
 import type { StateDb } from '../state/db.js';
 import { describeError, isTransient, withRetry } from '../upload/retry.js';
 import { MAX_PART_SIZE, stripQuotes } from '../upload/partLayout.js';
-import type { HasMultipartTarget, MultipartTarget, PartHashes, ServerPart } from '../upload/target.js';
+import type { HasMultipartTarget, MultipartTarget, PartHashes, PartSource, ServerPart } from '../upload/target.js';
 import { createMultipartWriter } from '../upload/writer.js';
 import {
   codeOf, headerOf, isNotFound, isPreconditionFailed, makeRedactor, rootError, s3Error, statusOf, type Redactor,
@@ -521,10 +521,11 @@ class S3ObjectStore implements S3Store, MultipartTarget {
     return r.UploadId;
   }
 
-  async uploadPart(objectKey: string, uploadId: string, partNumber: number, body: Buffer, md5: Buffer, hashes: PartHashes = {}): Promise<string> {
+  async uploadPart(objectKey: string, uploadId: string, partNumber: number, body: Buffer | PartSource, md5: Buffer, hashes: PartHashes = {}): Promise<string> {
     const r = await this.call(`upload of part ${partNumber} of ${this.url(objectKey)}`, () => {
       const cmd = new UploadPartCommand({
-        Bucket: this.bucket, Key: this.full(objectKey), UploadId: uploadId, PartNumber: partNumber, Body: body,
+        Bucket: this.bucket, Key: this.full(objectKey), UploadId: uploadId, PartNumber: partNumber,
+        Body: Buffer.isBuffer(body) ? body : body.open(), // a stream is opened anew for each attempt
         ContentLength: body.length, ContentMD5: md5.toString('base64'), ...this.ssec(),
         // Where the server validates flexible checksums, hand over the CRC32 computed off-thread.
         ...(this.checksumMode === 'WHEN_SUPPORTED' && hashes.crc32 !== undefined ? { ChecksumCRC32: crc32Base64(hashes.crc32) } : {}),

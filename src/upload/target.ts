@@ -1,5 +1,6 @@
 // What the multipart engine needs from an object store. The S3 store implements it; the
 // engine (writer, resume) holds the journal, staging file and scheduling logic.
+import type { Readable } from 'node:stream';
 import type { ObjectInfo } from '../store/types.js';
 import type { Logger } from '../ops/types.js';
 
@@ -10,9 +11,15 @@ export interface ServerPart {
   etag: string;
 }
 
-/** Hashes of a part computed off the main thread (see partReader.ts). */
+/** Hashes of a part computed off the main thread, as its bytes were staged (writer.ts). */
 export interface PartHashes {
   crc32?: number;
+}
+
+/** A part's bytes streamed from the staging file: opened afresh for every attempt. */
+export interface PartSource {
+  length: number;
+  open(): Readable;
 }
 
 export interface MultipartTarget {
@@ -35,7 +42,7 @@ export interface MultipartTarget {
   readonly log: Logger;
   createUpload(objectKey: string): Promise<string>;
   /** Returns the part's ETag without quotes. Retries transient failures; errors name the part. */
-  uploadPart(objectKey: string, uploadId: string, partNumber: number, body: Buffer, md5: Buffer, hashes?: PartHashes): Promise<string>;
+  uploadPart(objectKey: string, uploadId: string, partNumber: number, body: Buffer | PartSource, md5: Buffer, hashes?: PartHashes): Promise<string>;
   /** All parts the server holds, paginated. Throws an error for which isUploadGone() is true if the upload is unknown. */
   listParts(objectKey: string, uploadId: string): AsyncIterable<ServerPart>;
   completeUpload(objectKey: string, uploadId: string, parts: { number: number; etag: string }[]): Promise<void>;

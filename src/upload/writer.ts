@@ -1,13 +1,16 @@
-// BlobWriter for multipart stores. Bytes go to a staging file at disk speed; whole parts are
-// read back from it and uploaded concurrently while the caller keeps writing, so packing and
-// uploading overlap and memory stays at about concurrency x part size. Each part S3
+// BlobWriter for multipart stores. Bytes go to a staging file at disk speed, each part's MD5
+// computed on the way; complete parts are streamed from the file and uploaded concurrently
+// while the caller keeps writing, so packing and uploading overlap and memory stays flat
+// whatever the part size. Each part S3
 // acknowledges is journaled at once. A writer interrupted before finish() leaves its upload
 // for adoption: when a re-run produces the same first part (same tree, deterministic packing),
 // it takes the old upload over and skips every part whose MD5 the journal already has.
 // On servers that cannot copy objects server-side (RGW 16 with SSE-C/SSE-KMS), parts wait
 // for finish() and go straight to blobs/sha256/<hex>: no overlap, but no second upload.
 import { randomUUID } from 'node:crypto';
-import { asyncSha256 } from '../native/index.js';
+import { createReadStream } from 'node:fs';
+import * as zlib from 'node:zlib';
+import { type AsyncHash, asyncHash, asyncSha256 } from '../native/index.js';
 import { mkdir, open, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StateDb } from '../state/db.js';
@@ -20,8 +23,7 @@ import { blobKey } from '../store/layout.js';
 import { finalizeUpload, isFinishedRow, UploadFailedError } from './finalize.js';
 import { isOwnedElsewhere, release, removeOwnerFile, tryClaim } from './owner.js';
 import { clippedRange, MAX_PARTS, partRange } from './partLayout.js';
-import { readPart } from './partReader.js';
-import type { MultipartTarget } from './target.js';
+import type { MultipartTarget, PartSource } from './target.js';
 
 export async function createMultipartWriter(t: MultipartTarget, db: StateDb): Promise<BlobWriter> {
   await mkdir(t.stagingDir, { recursive: true, mode: 0o700 });
@@ -51,6 +53,8 @@ class MultipartWriter implements BlobWriter {
   // the writer's own digest of what it was given, checked against finish()'s (thread pool)
   private readonly sha = asyncSha256();
   private readonly hashing: Promise<void>[] = [];
+  private partHash: PartHash;
+  private readonly partDigests = new Map<number, Promise<{ md5: Buffer; crc32?: number }>>();
   private nextPart = 1;
   private readonly inFlight = new Set<Promise<void>>();
   private failure: unknown;
@@ -58,7 +62,6 @@ class MultipartWriter implements BlobWriter {
   private known = new Map<number, PartRow>();
   private readonly prepared = deferred();
   private state: 'writing' | 'finishing' | 'closed' = 'writing';
-  private readonly spareBuffers: Buffer[] = [];
 
   constructor(
     private readonly t: MultipartTarget,
@@ -67,7 +70,9 @@ class MultipartWriter implements BlobWriter {
     private readonly stagingPath: string,
     private objectKey: string,
     private readonly fh: FileHandle,
-  ) {}
+  ) {
+    this.partHash = newPartHash(t.partSize, 1);
+  }
 
   async write(chunk: Buffer): Promise<void> {
     if (this.state !== 'writing') throw new Error(`write to blob upload ${this.rowId} after finish() or abort()`);
@@ -77,9 +82,35 @@ class MultipartWriter implements BlobWriter {
       off += bytesWritten;
     }
     this.hashing.push(this.sha.update(chunk));
-    while (this.hashing.length > 4) await this.hashing.shift();
+    this.hashParts(chunk);
+    while (this.hashing.length > 8) await this.hashing.shift();
     this.staged += chunk.length;
     this.pump();
+  }
+
+  /**
+   * Each part's MD5 (and CRC32 where sent) is computed as its bytes are staged, so a part is
+   * streamed from the staging file without being read into memory first: memory stays flat
+   * whatever the part size, and no byte is read back just to hash it.
+   */
+  private hashParts(chunk: Buffer): void {
+    for (let off = 0; off < chunk.length; ) {
+      const p = this.partHash;
+      const take = Math.min(chunk.length - off, p.end - (this.staged + off));
+      const piece = chunk.subarray(off, off + take);
+      this.hashing.push(p.md5.update(piece));
+      if (this.t.wantsCrc32 && typeof zlib.crc32 === 'function') p.crc32 = zlib.crc32(piece, p.crc32);
+      off += take;
+      if (this.staged + off === p.end) this.closePartHash();
+    }
+  }
+
+  private closePartHash(): void {
+    const p = this.partHash;
+    const digest = p.md5.digest().then((md5) => ({ md5, crc32: this.t.wantsCrc32 && typeof zlib.crc32 === 'function' ? p.crc32 : undefined }));
+    digest.catch(() => {}); // observed by sendPart
+    this.partDigests.set(p.n, digest);
+    this.partHash = newPartHash(this.t.partSize, p.n + 1);
   }
 
   async finish(digestHex: string, size: number, note?: string): Promise<void> {
@@ -97,6 +128,7 @@ class MultipartWriter implements BlobWriter {
       await this.fh.sync(); // the staging file is the source for resume: make it durable first
       await this.fh.close();
       this.total = size;
+      if (size > partRange(this.t.partSize, this.partHash.n).start) this.closePartHash(); // the last, short part
       recordFinish(this.db, this.rowId, { digest: digestHex, size, key: keyOfNote(note), note: note ?? null });
       if (!this.t.serverSideCopy && this.uploadId === undefined) {
         // No copy on this server: the parts go straight to the blob's final name.
@@ -179,15 +211,18 @@ class MultipartWriter implements BlobWriter {
 
   private async sendPart(n: number): Promise<void> {
     const { start, end } = clippedRange(this.t.partSize, n, this.total ?? Number.MAX_SAFE_INTEGER);
-    // Part buffers are reused once a part is acknowledged: a fresh 16 MiB per part made V8
-    // run full collections for the external memory alone.
-    const buf = this.spareBuffers.pop() ?? Buffer.allocUnsafe(this.t.partSize);
-    const { body, md5, crc32 } = await readPart(this.stagingPath, start, end, this.t.wantsCrc32, buf);
+    const digest = this.partDigests.get(n);
+    if (!digest) throw new Error(`blob upload ${this.rowId}: part ${n} was sent before it was staged (engine bug)`);
+    const { md5, crc32 } = await digest;
+    this.partDigests.delete(n);
+    const body: PartSource = {
+      length: end - start,
+      open: () => createReadStream(this.stagingPath, { start, end: end - 1, highWaterMark: 1 << 20 }),
+    };
     await this.uploadPartBody(n, body, md5, crc32);
-    this.spareBuffers.push(buf); // only after success: a failed request might still hold it
   }
 
-  private async uploadPartBody(n: number, body: Buffer, md5: Buffer, crc32: number | undefined): Promise<void> {
+  private async uploadPartBody(n: number, body: PartSource, md5: Buffer, crc32: number | undefined): Promise<void> {
     const md5Hex = md5.toString('hex');
     if (n === 1) {
       this.prepareUpload(md5Hex, body.length).then(this.prepared.resolve, this.prepared.reject);
@@ -236,4 +271,15 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
   });
   promise.catch(() => undefined); // observed by sendPart; avoid an unhandled rejection
   return { promise, resolve, reject };
+}
+
+interface PartHash {
+  n: number;
+  end: number;
+  md5: AsyncHash;
+  crc32: number;
+}
+
+function newPartHash(base: number, n: number): PartHash {
+  return { n, end: partRange(base, n).end, md5: asyncHash('md5'), crc32: 0 };
 }
