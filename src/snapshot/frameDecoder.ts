@@ -2,6 +2,7 @@
 // frames in ranged reads (a few groups in flight), decompresses frames concurrently, and
 // yields the tar bytes in order. Both digests and all sizes are checked; the generator only
 // finishes normally when the blob and the tar are exactly what the manifest says.
+import { availableParallelism } from 'node:os';
 import { decompress } from '@mongodb-js/zstd';
 import { asyncSha256 } from '../native/index.js';
 import type { ObjectStore } from '../store/types.js';
@@ -31,11 +32,17 @@ export class BlobVerificationError extends Error {
 }
 
 export async function readRange(store: ObjectStore, key: string, start: number, end: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of await store.read(key, start, end)) parts.push(c as Buffer);
-  const buf = Buffer.concat(parts);
-  if (buf.length !== end - start) {
-    throw new BlobVerificationError(`${key}: short read at ${start}-${end} (${buf.length} bytes): truncated blob`);
+  // copied into one buffer as the bytes arrive (collecting and concatenating held them twice)
+  const buf = Buffer.allocUnsafe(end - start);
+  let got = 0;
+  for await (const c of await store.read(key, start, end)) {
+    const chunk = c as Buffer;
+    if (got + chunk.length > buf.length) throw new BlobVerificationError(`${key}: the store returned more than bytes ${start}-${end}`);
+    chunk.copy(buf, got);
+    got += chunk.length;
+  }
+  if (got !== end - start) {
+    throw new BlobVerificationError(`${key}: short read at ${start}-${end} (${got} bytes): truncated blob`);
   }
   return buf;
 }
@@ -101,7 +108,8 @@ export async function* readTarRange(
 
 export async function* decodeBlob(store: ObjectStore, want: BlobExpectations, opts: DecodeOptions = {}): AsyncGenerator<Buffer> {
   const maxFrame = opts.maxFrame ?? 64 << 20;
-  const concurrency = opts.concurrency ?? 4;
+  // one frame per core: more only queue on the thread pool and hold memory
+  const concurrency = opts.concurrency ?? Math.max(2, availableParallelism());
   const groupBytes = opts.groupBytes ?? 8 << 20;
   const fail = (msg: string): never => { throw new BlobVerificationError(`${want.key}: ${msg}`); };
 
