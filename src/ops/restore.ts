@@ -13,7 +13,7 @@ import { fsyncDir, lutimesNs, renameExchange, renameNoReplace } from '../native/
 import { readTar } from '../snapshot/tarReader.js';
 import { applyLayerWhiteouts, overlayUpperWhiteouts } from '../snapshot/whiteout.js';
 import { walkUpperDir } from '../snapshot/walk.js';
-import { indexRows, statFingerprint, treeFingerprint } from '../snapshot/metaIndex.js';
+import { indexRows, rootMeta, rootMetaLine, rootStatLine, statFingerprint, treeFingerprint } from '../snapshot/metaIndex.js';
 import { openFsStore } from '../store/fs.js';
 import { blobKey, digestHex, type Manifest } from '../store/layout.js';
 import type { ObjectStore } from '../store/types.js';
@@ -51,8 +51,10 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
     const { entries } = walkUpperDir(target, { allowDevices: req.allowDevices });
     const rows = indexRows(entries);
     const extra = [`allowDevices=${!!req.allowDevices}`];
-    ctx.state.prepare('UPDATE snapshots SET tree_fingerprint = ? WHERE manifest_digest = ?').run(treeFingerprint(rows, extra), digest);
-    setStatFingerprint(ctx.state, digest, statFingerprint(entries, extra));
+    const rootStat = statSync(target, { bigint: true });
+    ctx.state.prepare('UPDATE snapshots SET tree_fingerprint = ? WHERE manifest_digest = ?')
+      .run(treeFingerprint(rows, [...extra, rootMetaLine(rootMeta(rootStat))]), digest);
+    setStatFingerprint(ctx.state, digest, statFingerprint(entries, [...extra, rootStatLine(rootStat)]));
     if (entries.length === manifest.files) {
       saveBaseline(ctx.state, key, digest, baselineRows(entries, rows),
         result.chunkMaps.map((f) => ({ path: f.path, size: f.size, chunks: packFileMap(f) })));

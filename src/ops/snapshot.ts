@@ -8,7 +8,7 @@
 // references (src/incremental/). Unchanged file contents are never read.
 import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { indexRows, statFingerprint, treeFingerprint } from '../snapshot/metaIndex.js';
+import { indexRows, rootMeta, rootMetaLine, rootStatLine, statFingerprint, treeFingerprint } from '../snapshot/metaIndex.js';
 import { readTarRange } from '../snapshot/frameDecoder.js';
 import { walkUpperDir, type WalkedEntry } from '../snapshot/walk.js';
 import { blobKey, canonicalJson, LAYER_MEDIA_TYPE, type Manifest, MANIFEST_MEDIA_TYPE, validateKey } from '../store/layout.js';
@@ -71,6 +71,7 @@ export async function snapshot(ctx: OpsContext, req: SnapshotOptions): Promise<S
   const rootStat = statSync(req.dir, { throwIfNoEntry: false, bigint: true });
   if (!rootStat?.isDirectory()) throw new Error(`${req.dir}: not a directory`);
   const walkExtra = [`allowDevices=${!!req.allowDevices}`];
+  const statExtra = [...walkExtra, rootStatLine(rootStat)];
 
   // Unchanged since this host last took or restored the key's current snapshot? Decided from
   // lstat alone when possible (no xattrs read; their changes move ctime, so not with ignoreCtime).
@@ -80,7 +81,7 @@ export async function snapshot(ctx: OpsContext, req: SnapshotOptions): Promise<S
   const last = lastDigest ? getSnapshot(ctx.state, lastDigest) : undefined;
   if (!req.force && !req.ignoreCtime && last?.stat_fingerprint) {
     const quick = walkUpperDir(req.dir, { allowDevices: req.allowDevices, xattrs: false });
-    if (statFingerprint(quick.entries, walkExtra) === last.stat_fingerprint) {
+    if (statFingerprint(quick.entries, statExtra) === last.stat_fingerprint) {
       const remote = await readRef(ctx, key);
       if (remote?.ref.current === last.manifest_digest) {
         for (const w of quick.warnings) ctx.log.warn(w, { key });
@@ -92,12 +93,14 @@ export async function snapshot(ctx: OpsContext, req: SnapshotOptions): Promise<S
   const { entries, warnings } = walkUpperDir(req.dir, { allowDevices: req.allowDevices });
   for (const w of warnings) ctx.log.warn(w, { key });
   const plainRows = indexRows(entries);
+  const root = rootMeta(rootStat);
   const walked: Walked = {
     entries,
     rows: [],
-    fingerprint: treeFingerprint(plainRows, walkExtra),
-    statFingerprint: statFingerprint(entries, walkExtra),
-    root: { mode: Number(rootStat.mode) & 0o7777, uid: Number(rootStat.uid), gid: Number(rootStat.gid), mtimeNs: rootStat.mtimeNs.toString() },
+    // the upper dir's own metadata is part of the snapshot (the manifest's root), so of the test
+    fingerprint: treeFingerprint(plainRows, [...walkExtra, rootMetaLine(root)]),
+    statFingerprint: statFingerprint(entries, statExtra),
+    root,
     treeSize: entries.reduce((a, e) => a + (e.type === 'file' ? e.size : 0), 0),
   };
 

@@ -2,6 +2,7 @@
 // a file changes (size, times, inode, mode, owner, xattrs), and a fingerprint over all rows.
 // Equal fingerprints mean "unchanged" without reading any file contents.
 import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
 import type { WalkedEntry } from './walk.js';
 
 export interface IndexRow {
@@ -73,3 +74,15 @@ export function statFingerprint(entries: WalkedEntry[], extra: string[] = []): s
   h.update(batch.join(''));
   return `sha256:${h.digest('hex')}`;
 }
+
+/** The upper dir's own metadata, part of the lstat-only fingerprint (the root is not an entry). */
+export function rootStatLine(st: BigIntStats): string {
+  return `root=${st.mode}:${st.uid}:${st.gid}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/** The upper dir's own metadata as a manifest records it. */
+export function rootMeta(st: BigIntStats): { mode: number; uid: number; gid: number; mtimeNs: string } {
+  return { mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), mtimeNs: st.mtimeNs.toString() };
+}
+
+export const rootMetaLine = (r: { mode: number; uid: number; gid: number; mtimeNs: string }): string => `root=${r.mode}:${r.uid}:${r.gid}:${r.mtimeNs}`;

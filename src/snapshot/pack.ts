@@ -150,6 +150,8 @@ function smallFileReader(entries: WalkedEntry[]): { bytesOf(i: number): Promise<
   };
   let at = -1;
   let atBuf: Buffer | null = null;
+  // the first batches are read while the packer is still on the entries before them
+  for (let k = 0; k <= BATCHES_AHEAD; k++) start(k);
   return {
     // The bytes are valid until the next call: the sink copies them before that.
     async bytesOf(i) {

@@ -147,6 +147,11 @@ describe('snapshot and restore of an overlay upper dir', { timeout: 300_000 }, (
     assert.equal((await snapshot(ctx, { key: 'web', dir: upper, allowDevices: true })).changed, false);
     sh(`setfattr -n user.note -v two ${join(upper, 'created.txt')}`);
     assert.equal((await snapshot(ctx, { key: 'web', dir: upper, allowDevices: true })).changed, true, 'a new xattr value is a change');
+    // the upper dir's own mode is part of the snapshot (the manifest's root), so a change of it alone counts too
+    assert.equal((await snapshot(ctx, { key: 'web', dir: upper, allowDevices: true })).changed, false);
+    const mode = statSync(upper).mode & 0o7777;
+    sh(`chmod ${(mode ^ 0o005).toString(8)} ${upper}`);
+    assert.equal((await snapshot(ctx, { key: 'web', dir: upper, allowDevices: true })).changed, true, 'a chmod of the upper dir itself is a change');
   });
 
   it('leaves device nodes out unless allowed, with a warning', async () => {
