@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +29,7 @@ enum { BATCH_OK = 0, BATCH_ERRNO = 1, BATCH_CHANGED = 2, BATCH_SHRANK = 3 };
 typedef struct {
   char *names; // NUL-terminated paths, one after the other
   uint32_t count;
+  size_t per_file; // numbers per file in `sizes`: 1 (size) or 4 (size, mode, uid, gid)
   double *sizes;
   int64_t *mtimes;
   uint8_t *out;
@@ -42,7 +44,7 @@ typedef struct {
 } batch_job;
 
 static napi_value fail(napi_env env, const char *msg) {
-  napi_throw_error(env, "ERR_LAYERKEEP_READ_FILES", msg);
+  napi_throw_error(env, "ERR_LAYERKEEP_BATCH_FILES", msg);
   return NULL;
 }
 
@@ -132,76 +134,11 @@ static void batch_complete(napi_env env, napi_status status, void *data) {
   free_job(job);
 }
 
-// readFilesBatch(paths: string (each path followed by "\0"), sizes: Float64Array,
-//                mtimesNs: BigInt64Array, out: Uint8Array): Promise<null | failure>
-static napi_value js_read_files_batch(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4)
-    return fail(env, "readFilesBatch(paths, sizes, mtimesNs, out)");
-  batch_job *job = calloc(1, sizeof *job);
-  if (job == NULL) return fail(env, "readFilesBatch: out of memory");
-
-  size_t names_len = 0;
-  napi_typedarray_type t1, t2, t3;
-  size_t n1, n2, n3, o1, o2, o3;
-  void *d1, *d2, *d3;
-  napi_value ab;
-  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &names_len) != napi_ok ||
-      napi_get_typedarray_info(env, argv[1], &t1, &n1, &d1, &ab, &o1) != napi_ok || t1 != napi_float64_array ||
-      napi_get_typedarray_info(env, argv[2], &t2, &n2, &d2, &ab, &o2) != napi_ok || t2 != napi_bigint64_array ||
-      napi_get_typedarray_info(env, argv[3], &t3, &n3, &d3, &ab, &o3) != napi_ok || t3 != napi_uint8_array ||
-      n1 != n2) {
-    free(job);
-    return fail(env, "readFilesBatch: expected (string, Float64Array, BigInt64Array, Uint8Array) with one size and mtime per path");
-  }
-  job->count = (uint32_t)n1;
-  job->names = malloc(names_len + 1);
-  job->sizes = malloc(n1 * sizeof(double) + 1);
-  job->mtimes = malloc(n2 * sizeof(int64_t) + 1);
-  if (job->names == NULL || job->sizes == NULL || job->mtimes == NULL) {
-    free_job(job);
-    return fail(env, "readFilesBatch: out of memory");
-  }
-  napi_get_value_string_utf8(env, argv[0], job->names, names_len + 1, &names_len);
-  memcpy(job->sizes, d1, n1 * sizeof(double));
-  memcpy(job->mtimes, d2, n2 * sizeof(int64_t));
-  // every path present, and the sizes within the output buffer
-  size_t seen = 0, total = 0;
-  for (size_t i = 0; i < names_len; i++) if (job->names[i] == '\0') seen++;
-  for (uint32_t i = 0; i < job->count; i++) {
-    double s = job->sizes[i];
-    if (!(s >= 0 && s <= 9007199254740991.0)) { free_job(job); return fail(env, "readFilesBatch: a size is not a safe integer"); }
-    total += (size_t)s;
-  }
-  if (seen != job->count || names_len == 0 || job->names[names_len - 1] != '\0') {
-    free_job(job);
-    return fail(env, "readFilesBatch: paths must be one NUL-terminated path per size");
-  }
-  if (total > n3) {
-    free_job(job);
-    return fail(env, "readFilesBatch: the files do not fit the output buffer");
-  }
-  job->out = d3;
-  job->cap = n3;
-
-  napi_value promise, name;
-  if (napi_create_reference(env, argv[3], 1, &job->out_ref) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "layerkeep.readFiles", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, batch_execute, batch_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    free_job(job);
-    return fail(env, "readFilesBatch: could not queue the job");
-  }
-  return promise;
-}
-
 // ---------------------------------------------------------------------------------
 // writeFilesBatch
 
 static void write_execute(napi_env env, void *data) {
-  batch_job *job = data; // sizes holds 4 numbers per file: size, mode, uid, gid
+  batch_job *job = data; // per_file 4: size, mode, uid, gid
   const char *path = job->names;
   size_t off = 0;
   for (uint32_t i = 0; i < job->count; i++, path += strlen(path) + 1) {
@@ -234,15 +171,19 @@ static void write_execute(napi_env env, void *data) {
   }
 }
 
-// writeFilesBatch(paths: string (each path followed by "\0"), meta: Float64Array (size, mode,
-//                 uid, gid per file), mtimesNs: BigInt64Array, data: Uint8Array): Promise<null | failure>
-static napi_value js_write_files_batch(napi_env env, napi_callback_info info) {
+// Both calls take (paths: string, each path followed by "\0"; numbers: Float64Array with
+// `per_file` numbers per path, the first its size; mtimesNs: BigInt64Array; data: Uint8Array)
+// and return Promise<null | failure>. readFilesBatch: one number (size); writeFilesBatch:
+// four (size, mode, uid, gid). Everything is checked and copied before the job is queued.
+static napi_value start_batch(napi_env env, napi_callback_info info, const char *what, size_t per_file,
+                              napi_async_execute_callback execute) {
+  char msg[192];
   size_t argc = 4;
   napi_value argv[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4)
-    return fail(env, "writeFilesBatch(paths, meta, mtimesNs, data)");
-  batch_job *job = calloc(1, sizeof *job);
-  if (job == NULL) return fail(env, "writeFilesBatch: out of memory");
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) {
+    snprintf(msg, sizeof msg, "%s(paths, numbers, mtimesNs, data)", what);
+    return fail(env, msg);
+  }
   size_t names_len = 0;
   napi_typedarray_type t1, t2, t3;
   size_t n1, n2, n3, o1, o2, o3;
@@ -252,53 +193,60 @@ static napi_value js_write_files_batch(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[1], &t1, &n1, &d1, &ab, &o1) != napi_ok || t1 != napi_float64_array ||
       napi_get_typedarray_info(env, argv[2], &t2, &n2, &d2, &ab, &o2) != napi_ok || t2 != napi_bigint64_array ||
       napi_get_typedarray_info(env, argv[3], &t3, &n3, &d3, &ab, &o3) != napi_ok || t3 != napi_uint8_array ||
-      n1 != 4 * n2) {
-    free(job);
-    return fail(env, "writeFilesBatch: expected (string, Float64Array, BigInt64Array, Uint8Array) with four numbers and an mtime per path");
+      n1 != per_file * n2) {
+    snprintf(msg, sizeof msg, "%s: expected (string, Float64Array, BigInt64Array, Uint8Array) with %zu number(s) and an mtime per path", what, per_file);
+    return fail(env, msg);
   }
+  batch_job *job = calloc(1, sizeof *job);
+  if (job == NULL) return fail(env, "batch: out of memory");
   job->count = (uint32_t)n2;
+  job->per_file = per_file;
   job->names = malloc(names_len + 1);
   job->sizes = malloc(n1 * sizeof(double) + 1);
   job->mtimes = malloc(n2 * sizeof(int64_t) + 1);
   if (job->names == NULL || job->sizes == NULL || job->mtimes == NULL) {
     free_job(job);
-    return fail(env, "writeFilesBatch: out of memory");
+    return fail(env, "batch: out of memory");
   }
   napi_get_value_string_utf8(env, argv[0], job->names, names_len + 1, &names_len);
   memcpy(job->sizes, d1, n1 * sizeof(double));
   memcpy(job->mtimes, d2, n2 * sizeof(int64_t));
+  const char *bad = NULL;
   size_t seen = 0, total = 0;
   for (size_t i = 0; i < names_len; i++) if (job->names[i] == '\0') seen++;
-  for (uint32_t i = 0; i < job->count; i++) {
-    for (int k = 0; k < 4; k++) {
-      double v = job->sizes[4 * i + k];
-      if (!(v >= 0 && v <= (k == 0 ? 9007199254740991.0 : 4294967295.0)) || v != (double)(uint64_t)v) {
-        free_job(job);
-        return fail(env, "writeFilesBatch: a size, mode or id is out of range");
-      }
-    }
-    total += (size_t)job->sizes[4 * i];
+  if (seen != job->count || names_len == 0 || job->names[names_len - 1] != '\0') bad = "paths must be one NUL-terminated path per file";
+  for (size_t i = 0; i < n1 && bad == NULL; i++) {
+    double v = job->sizes[i], max = i % per_file == 0 ? 9007199254740991.0 : 4294967295.0; // a size, or a mode or id
+    if (!(v >= 0 && v <= max) || v != (double)(uint64_t)v) bad = "a size, mode or id is out of range";
+    else if (i % per_file == 0) total += (size_t)v;
   }
-  if (seen != job->count || names_len == 0 || job->names[names_len - 1] != '\0') {
+  if (bad == NULL && total > n3) bad = "the files add up to more than the data buffer";
+  if (bad != NULL) {
     free_job(job);
-    return fail(env, "writeFilesBatch: paths must be one NUL-terminated path per file");
-  }
-  if (total > n3) {
-    free_job(job);
-    return fail(env, "writeFilesBatch: the files add up to more than the data");
+    snprintf(msg, sizeof msg, "%s: %s", what, bad);
+    return fail(env, msg);
   }
   job->out = d3;
   job->cap = n3;
   napi_value promise, name;
   if (napi_create_reference(env, argv[3], 1, &job->out_ref) != napi_ok ||
       napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "layerkeep.writeFiles", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, write_execute, batch_complete, job, &job->work) != napi_ok ||
+      napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, execute, batch_complete, job, &job->work) != napi_ok ||
       napi_queue_async_work(env, job->work) != napi_ok) {
     free_job(job);
-    return fail(env, "writeFilesBatch: could not queue the job");
+    snprintf(msg, sizeof msg, "%s: could not queue the job", what);
+    return fail(env, msg);
   }
   return promise;
+}
+
+static napi_value js_read_files_batch(napi_env env, napi_callback_info info) {
+  return start_batch(env, info, "readFilesBatch", 1, batch_execute);
+}
+
+static napi_value js_write_files_batch(napi_env env, napi_callback_info info) {
+  return start_batch(env, info, "writeFilesBatch", 4, write_execute);
 }
 
 napi_status lk_define_batch_files(napi_env env, napi_value exports) {

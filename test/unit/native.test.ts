@@ -17,8 +17,10 @@ import {
   NATIVE_ADDON_ENV,
   renameExchange,
   renameNoReplace,
+  readFilesBatch,
   scanDir,
   type ScanEntry,
+  writeFilesBatch,
 } from '../../src/native/index.js';
 
 const { S_IFCHR, S_IFBLK, S_IFIFO, S_IFMT, S_IFDIR, S_IFLNK, S_IFREG } = fs.constants;
@@ -460,5 +462,50 @@ describe('loading the addon', () => {
     const copy = path.join(freshDir(), 'copy.node');
     fs.copyFileSync(built, copy);
     assert.ok(Array.isArray(JSON.parse(run(copy))));
+  });
+});
+
+describe('batched small-file reads and writes', () => {
+  const mtimeOf = (p: string) => fs.lstatSync(p, { bigint: true }).mtimeNs;
+
+  it('reads files one after another, and stops at one that is not what the walk saw', async () => {
+    const dir = freshDir();
+    const a = path.join(dir, 'a');
+    const b = path.join(dir, 'b');
+    fs.writeFileSync(a, 'alpha');
+    fs.writeFileSync(b, 'bravo!');
+    const out = Buffer.alloc(11);
+    assert.equal(await readFilesBatch([a, b], Float64Array.from([5, 6]), BigInt64Array.from([mtimeOf(a), mtimeOf(b)]), out), null);
+    assert.equal(out.toString(), 'alphabravo!');
+    assert.deepEqual(await readFilesBatch([a, b], Float64Array.from([5, 7]), BigInt64Array.from([mtimeOf(a), mtimeOf(b)]), Buffer.alloc(12)),
+      { index: 1, kind: 'changed', errno: 0 });
+    fs.symlinkSync(a, path.join(dir, 'link'));
+    const viaLink = await readFilesBatch([path.join(dir, 'link')], Float64Array.from([5]), BigInt64Array.from([mtimeOf(a)]), Buffer.alloc(5));
+    assert.equal(viaLink?.syscall, 'open', 'a symlink is not followed');
+    assert.equal(viaLink?.errno, -(os.constants.errno.ELOOP));
+    assert.throws(() => readFilesBatch([a], Float64Array.from([5]), BigInt64Array.from([0n]), Buffer.alloc(4)), /add up to more than the data buffer/);
+  });
+
+  it('creates files with their bytes, owner, mode and times, never through or onto an existing node', async () => {
+    const dir = freshDir();
+    const files = [
+      { path: path.join(dir, 'one'), size: 3, mode: 0o4750, uid: 1234, gid: 5678, mtimeNs: 1_700_000_000_123_456_789n },
+      { path: path.join(dir, 'two'), size: 0, mode: 0o600, uid: 0, gid: 0, mtimeNs: -5n },
+    ];
+    assert.equal(await writeFilesBatch(files, Buffer.from('abc')), null);
+    const st = fs.lstatSync(files[0]!.path, { bigint: true });
+    assert.equal(fs.readFileSync(files[0]!.path, 'utf8'), 'abc');
+    assert.equal(Number(st.mode) & 0o7777, 0o4750, 'setuid kept: the mode is set after the owner');
+    assert.deepEqual([Number(st.uid), Number(st.gid)], [1234, 5678]);
+    assert.equal(st.mtimeNs, 1_700_000_000_123_456_789n);
+    assert.equal(fs.lstatSync(files[1]!.path, { bigint: true }).mtimeNs, -5n);
+    // an existing file, or a symlink planted at the name, is refused and left alone
+    fs.symlinkSync('/etc/passwd', path.join(dir, 'planted'));
+    for (const name of ['one', 'planted']) {
+      const r = await writeFilesBatch([{ ...files[0]!, path: path.join(dir, name) }], Buffer.from('xyz'));
+      assert.deepEqual([r?.index, r?.syscall, r?.errno], [0, 'open', -(os.constants.errno.EEXIST)], name);
+    }
+    assert.equal(fs.readFileSync(files[0]!.path, 'utf8'), 'abc');
+    assert.equal(fs.readlinkSync(path.join(dir, 'planted')), '/etc/passwd');
   });
 });
