@@ -43,6 +43,50 @@ export interface FrameEncoder extends FrameSink {
   end(): Promise<EncodedBlob>;
 }
 
+/**
+ * A FrameSink over fixed-size buffers: bytes are copied (or read) into the current buffer, and
+ * each full one, and the partial last one at end(), is handed to `hand` in order (the bytes
+ * written, and the whole buffer for reuse). `take` supplies the buffers (a pool, or fresh ones).
+ */
+export function bufferSink(size: number, take: () => Buffer, hand: (filled: Buffer, whole: Buffer) => Promise<void>): FrameSink & { end(): Promise<void> } {
+  let current = take();
+  let fill = 0;
+  const flush = async (): Promise<void> => {
+    if (fill === 0) return;
+    const whole = current;
+    const filled = whole.subarray(0, fill);
+    current = take();
+    fill = 0;
+    await hand(filled, whole);
+  };
+  return {
+    write(chunk: Buffer): Promise<void> | undefined {
+      if (chunk.length < size - fill) { // the common case: a header or a small file's tail
+        chunk.copy(current, fill);
+        fill += chunk.length;
+        return undefined;
+      }
+      return (async () => {
+        for (let o = 0; o < chunk.length; ) {
+          const n = Math.min(chunk.length - o, size - fill);
+          chunk.copy(current, fill, o, o + n);
+          fill += n;
+          o += n;
+          if (fill === size) await flush();
+        }
+      })();
+    },
+    fill(max, read) {
+      const length = Math.min(max, size - fill);
+      const n = read(current, fill, length);
+      if (!(n > 0 && n <= length)) throw new Error(`a reader wrote ${n} of at most ${length} bytes`);
+      fill += n;
+      return { n, wait: fill === size ? flush() : undefined };
+    },
+    end: flush,
+  };
+}
+
 export function createFrameEncoder(emit: (bytes: Buffer) => Promise<void>, opts: FrameEncoderOptions = {}): FrameEncoder {
   const frameSize = opts.frameSize ?? DEFAULT_FRAME_SIZE;
   // zstd's default level (3); @mongodb-js/zstd 1.x takes no level argument.
@@ -55,9 +99,6 @@ export function createFrameEncoder(emit: (bytes: Buffer) => Promise<void>, opts:
   // Frame buffers are reused once compressed and hashed: allocating 4 MiB per frame made the
   // garbage collector a tenth of the snapshot time (external memory pressure forces full GCs).
   const spare: Buffer[] = [];
-  const take = (): Buffer => spare.pop() ?? Buffer.allocUnsafe(frameSize);
-  let current = take();
-  let fill = 0;
   let blobSize = 0;
   let uncompressedSize = 0;
 
@@ -73,52 +114,23 @@ export function createFrameEncoder(emit: (bytes: Buffer) => Promise<void>, opts:
     frames.push({ compressedSize: compressed.length, decompressedSize: size });
     await out(compressed);
   };
-  const flushFrame = async (): Promise<void> => {
-    if (fill === 0) return;
-    const buf = current;
-    const raw = buf.subarray(0, fill);
+  const sink = bufferSink(frameSize, () => spare.pop() ?? Buffer.allocUnsafe(frameSize), async (raw, whole) => {
+    uncompressedSize += raw.length;
     const hashed = diff.update(raw);
     const job = compress(raw).then((compressed) => ({ compressed, size: raw.length }));
     job.catch(() => {}); // the error surfaces when this frame's turn comes in drainOne
     inFlight.push(job);
-    Promise.all([job, hashed]).then(() => { if (spare.length < concurrency + 2) spare.push(buf); }, () => {});
-    current = take();
-    fill = 0;
+    Promise.all([job, hashed]).then(() => { if (spare.length < concurrency + 2) spare.push(whole); }, () => {});
     hashing.push(hashed);
     while (hashing.length > concurrency) await hashing.shift();
     while (inFlight.length >= concurrency) await drainOne();
-  };
+  });
 
   return {
-    write(chunk: Buffer): Promise<void> | undefined {
-      uncompressedSize += chunk.length;
-      const room = frameSize - fill;
-      if (chunk.length < room) { // the common case: a header or a small file's tail
-        chunk.copy(current, fill);
-        fill += chunk.length;
-        return undefined;
-      }
-      return (async () => {
-        let o = 0;
-        while (o < chunk.length) {
-          const n = Math.min(chunk.length - o, frameSize - fill);
-          chunk.copy(current, fill, o, o + n);
-          fill += n;
-          o += n;
-          if (fill === frameSize) await flushFrame();
-        }
-      })();
-    },
-    fill(max, read) {
-      const length = Math.min(max, frameSize - fill);
-      const n = read(current, fill, length);
-      if (!(n > 0 && n <= length)) throw new Error(`frame encoder: a reader wrote ${n} of at most ${length} bytes`);
-      fill += n;
-      uncompressedSize += n;
-      return { n, wait: fill === frameSize ? flushFrame() : undefined };
-    },
+    write: sink.write,
+    fill: sink.fill,
     async end(): Promise<EncodedBlob> {
-      await flushFrame();
+      await sink.end();
       while (inFlight.length) await drainOne();
       await Promise.all(hashing.splice(0));
       const table = encodeSeekTable(frames);

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { getSystemErrorMap } from 'node:util';
 import { type BatchReadFailure, readFilesBatch } from '../native/index.js';
 import type { EntryType } from './entry.js';
-import type { FrameSink } from './frameEncoder.js';
+import { bufferSink, type FrameSink } from './frameEncoder.js';
 import { encodePaxRecords, paxHeaderBlock, paxTime } from './paxHeader.js';
 import type { WalkedEntry } from './walk.js';
 
@@ -206,39 +206,7 @@ async function copyBody(e: WalkedEntry, sink: FrameSink): Promise<void> {
 
 /** A FrameSink for an uncompressed tar: 1 MiB buffers handed to `emit` in order. */
 export function bufferedSink(emit: (b: Buffer) => Promise<void>, size = 1 << 20): FrameSink & { end(): Promise<void> } {
-  let buf = Buffer.allocUnsafe(size);
-  let fill = 0;
-  const flush = async (): Promise<void> => {
-    if (fill === 0) return;
-    const full = buf.subarray(0, fill);
-    buf = Buffer.allocUnsafe(size);
-    fill = 0;
-    await emit(full);
-  };
-  return {
-    write(chunk) {
-      if (chunk.length < size - fill) {
-        chunk.copy(buf, fill);
-        fill += chunk.length;
-        return undefined;
-      }
-      return (async () => {
-        for (let o = 0; o < chunk.length; ) {
-          const n = Math.min(chunk.length - o, size - fill);
-          chunk.copy(buf, fill, o, o + n);
-          fill += n;
-          o += n;
-          if (fill === size) await flush();
-        }
-      })();
-    },
-    fill(max, read) {
-      const n = read(buf, fill, Math.min(max, size - fill));
-      fill += n;
-      return { n, wait: fill === size ? flush() : undefined };
-    },
-    end: flush,
-  };
+  return bufferSink(size, () => Buffer.allocUnsafe(size), emit);
 }
 
 function headersFor(e: WalkedEntry): { header: UstarHeader; pax: [string, Buffer | string][] } {
