@@ -10,6 +10,8 @@
 #include <node_api.h>
 #include <openssl/evp.h>
 
+#include "bytes_job.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -27,15 +29,6 @@ typedef struct {
   size_t count, cap;
   bool busy, failed, ended;
 } lk_chunker;
-
-typedef struct {
-  lk_chunker *c;
-  napi_ref handle_ref, data_ref;
-  const uint8_t *data;
-  size_t len;
-  napi_deferred deferred;
-  napi_async_work work;
-} push_job;
 
 static napi_value fail(napi_env env, const char *msg) {
   napi_throw_error(env, "ERR_LAYERKEEP_CHUNKER", msg);
@@ -121,13 +114,10 @@ static bool push(lk_chunker *c, const uint8_t *d, size_t n) {
   return true;
 }
 
+static const napi_type_tag CHUNKER_TAG = {0x6c6b6368756e6b01ULL, 0x3f8e2a9b4c6d1e57ULL};
+
 static lk_chunker *get_chunker(napi_env env, napi_value v) {
-  void *data = NULL;
-  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
-    fail(env, "not a chunker handle");
-    return NULL;
-  }
-  return data;
+  return lk_handle_data(env, v, &CHUNKER_TAG, "chunker");
 }
 
 // chunkerCreate(gear: Int32Array(256), min, avg, max, maskHard, maskEasy)
@@ -159,31 +149,15 @@ static napi_value js_chunker_create(napi_env env, napi_callback_info info) {
     free(c);
     return fail(env, "chunker: could not initialise");
   }
+  // from here on the finalizer owns c
+  if (lk_tag_handle(env, out, &CHUNKER_TAG) != napi_ok) return fail(env, "chunker: could not tag the handle");
   return out;
 }
 
-static void push_execute(napi_env env, void *data) {
-  push_job *job = data;
-  if (!push(job->c, job->data, job->len)) job->c->failed = true;
-}
-
-static void push_complete(napi_env env, napi_status status, void *data) {
-  push_job *job = data;
-  job->c->busy = false;
-  napi_delete_reference(env, job->data_ref);
-  napi_delete_reference(env, job->handle_ref);
-  if (status == napi_ok && !job->c->failed) {
-    napi_value undef;
-    napi_get_undefined(env, &undef);
-    napi_resolve_deferred(env, job->deferred, undef);
-  } else {
-    napi_value msg, err;
-    napi_create_string_utf8(env, "chunker: hashing failed (out of memory?)", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &err);
-    napi_reject_deferred(env, job->deferred, err);
-  }
-  napi_delete_async_work(env, job->work);
-  free(job);
+static bool chunker_push(void *state, const uint8_t *data, size_t len) {
+  lk_chunker *c = state;
+  if (!push(c, data, len)) c->failed = true;
+  return !c->failed;
 }
 
 // chunkerPush(handle, bytes: Uint8Array): Promise<void>; bytes must not change until it settles
@@ -195,30 +169,7 @@ static napi_value js_chunker_push(napi_env env, napi_callback_info info) {
   if (c == NULL) return NULL;
   if (c->busy) return fail(env, "chunker: a push is already in flight");
   if (c->ended || c->failed) return fail(env, "chunker: already ended or failed");
-  napi_typedarray_type t;
-  size_t n, off;
-  void *d;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, argv[1], &t, &n, &d, &ab, &off) != napi_ok || t != napi_uint8_array) {
-    return fail(env, "chunkerPush: bytes must be a Uint8Array");
-  }
-  push_job *job = calloc(1, sizeof *job);
-  if (job == NULL) return fail(env, "chunker: out of memory");
-  job->c = c;
-  job->data = d;
-  job->len = n;
-  napi_value promise, name;
-  if (napi_create_reference(env, argv[0], 1, &job->handle_ref) != napi_ok ||
-      napi_create_reference(env, argv[1], 1, &job->data_ref) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "layerkeep.chunk", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, push_execute, push_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    free(job);
-    return fail(env, "chunker: could not queue the push");
-  }
-  c->busy = true;
-  return promise;
+  return lk_queue_bytes_job(env, argv[0], argv[1], c, &c->busy, chunker_push, "chunkerPush", "hashing failed (out of memory?)");
 }
 
 // chunkerEnd(handle): [lengths: Uint32Array, hashes: Buffer (32 bytes each)]

@@ -10,6 +10,8 @@
 #include <node_api.h>
 #include <openssl/evp.h>
 
+#include "bytes_job.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,17 +22,6 @@ typedef struct {
   bool busy;
   bool finished;
 } lk_hash;
-
-typedef struct {
-  lk_hash *hash;
-  napi_ref hash_ref; // keeps the external (and so the context) alive while the job runs
-  napi_ref data_ref; // keeps the bytes alive
-  const uint8_t *data;
-  size_t len;
-  int ok;
-  napi_deferred deferred;
-  napi_async_work work;
-} update_job;
 
 static napi_value fail(napi_env env, const char *msg) {
   napi_throw_error(env, "ERR_LAYERKEEP_HASH", msg);
@@ -43,13 +34,10 @@ static void hash_finalize(napi_env env, void *data, void *hint) {
   free(h);
 }
 
+static const napi_type_tag HASH_TAG = {0x6c6b68617368a001ULL, 0x9d3c1e0f5b7a2c41ULL};
+
 static lk_hash *get_hash(napi_env env, napi_value v) {
-  void *data = NULL;
-  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
-    fail(env, "not a hash handle");
-    return NULL;
-  }
-  return data;
+  return lk_handle_data(env, v, &HASH_TAG, "hash");
 }
 
 // hashCreate(algorithm?: 'sha256' | 'md5')
@@ -82,31 +70,13 @@ static napi_value js_hash_create(napi_env env, napi_callback_info info) {
     free(h);
     return fail(env, "hash: could not create a handle");
   }
+  // from here on the finalizer owns h
+  if (lk_tag_handle(env, out, &HASH_TAG) != napi_ok) return fail(env, "hash: could not tag the handle");
   return out;
 }
 
-static void update_execute(napi_env env, void *data) {
-  update_job *job = data;
-  job->ok = EVP_DigestUpdate(job->hash->md, job->data, job->len) == 1;
-}
-
-static void update_complete(napi_env env, napi_status status, void *data) {
-  update_job *job = data;
-  job->hash->busy = false;
-  napi_delete_reference(env, job->data_ref);
-  napi_delete_reference(env, job->hash_ref);
-  if (status == napi_ok && job->ok) {
-    napi_value undef;
-    napi_get_undefined(env, &undef);
-    napi_resolve_deferred(env, job->deferred, undef);
-  } else {
-    napi_value msg, err;
-    napi_create_string_utf8(env, "hash: update failed", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &err);
-    napi_reject_deferred(env, job->deferred, err);
-  }
-  napi_delete_async_work(env, job->work);
-  free(job);
+static bool hash_update(void *state, const uint8_t *data, size_t len) {
+  return EVP_DigestUpdate(((lk_hash *)state)->md, data, len) == 1;
 }
 
 // hashUpdate(handle, bytes: Uint8Array): Promise<void>
@@ -118,33 +88,7 @@ static napi_value js_hash_update(napi_env env, napi_callback_info info) {
   if (h == NULL) return NULL;
   if (h->busy) return fail(env, "hash: an update is already in flight");
   if (h->finished) return fail(env, "hash: digest already taken");
-  bool is_typed = false;
-  napi_is_typedarray(env, argv[1], &is_typed);
-  if (!is_typed) return fail(env, "hashUpdate: bytes must be a Uint8Array");
-  napi_typedarray_type type;
-  size_t length, offset;
-  void *base;
-  napi_value ab;
-  if (napi_get_typedarray_info(env, argv[1], &type, &length, &base, &ab, &offset) != napi_ok || type != napi_uint8_array) {
-    return fail(env, "hashUpdate: bytes must be a Uint8Array");
-  }
-  update_job *job = calloc(1, sizeof *job);
-  if (job == NULL) return fail(env, "hash: out of memory");
-  job->hash = h;
-  job->data = base;
-  job->len = length;
-  napi_value promise, name;
-  if (napi_create_reference(env, argv[0], 1, &job->hash_ref) != napi_ok ||
-      napi_create_reference(env, argv[1], 1, &job->data_ref) != napi_ok ||
-      napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "layerkeep.hash", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, update_execute, update_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    free(job); // references leak only on an already failing env
-    return fail(env, "hash: could not queue the update");
-  }
-  h->busy = true;
-  return promise;
+  return lk_queue_bytes_job(env, argv[0], argv[1], h, &h->busy, hash_update, "hashUpdate", "update failed");
 }
 
 // hashDigest(handle): Buffer; the handle is finished afterwards.
