@@ -89,6 +89,34 @@ describe('CLI with an S3 store', () => {
     assert.ok(ls.stdout.includes(result.manifestDigest), ls.stdout);
   });
 
+  test('a chain continued on another host from S3 alone: an edit inside a large file stores only chunks around it', async () => {
+    const a = join(work, 'chain-a');
+    await mkdir(a);
+    await makeTree(a, 'chain');
+    const full = await layerkeep(['snapshot', '--key', 'chain', '--json', a], join(work, 'chain-host-a'));
+    assert.equal(full.code, 0, full.stderr);
+    assert.equal((JSON.parse(full.stdout) as { kind: string }).kind, 'full');
+    // host B starts from S3: restores into its own upper dir, edits 64 KiB inside the large file
+    const b = join(work, 'chain-b');
+    const hostB = join(work, 'chain-host-b');
+    const restored = await layerkeep(['restore', '--key', 'chain', b], hostB);
+    assert.equal(restored.code, 0, restored.stderr);
+    const big = await readFile(join(b, 'big.bin'));
+    randomBytes(64 * 1024).copy(big, 7 * MIB);
+    await writeFile(join(b, 'big.bin'), big);
+    const diff = await layerkeep(['snapshot', '--key', 'chain', '--json', b], hostB);
+    assert.equal(diff.code, 0, diff.stderr);
+    const d = JSON.parse(diff.stdout) as { kind: string; storedBytes: number };
+    assert.equal(d.kind, 'diff');
+    // the stored copy of big.bin was chunked from S3 (ranged reads of its frames), so only the
+    // chunks around the edit went up: far less than the 14 MiB file
+    assert.ok(d.storedBytes < 1 * MIB, `the diff stored ${d.storedBytes} bytes`);
+    const c = join(work, 'chain-c');
+    const again = await layerkeep(['restore', '--key', 'chain', c], join(work, 'chain-host-c'));
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(await describeTree(c), await describeTree(b));
+  });
+
   test('two processes racing on one key: exactly one wins, the other names the winner, both restorable by digest', async () => {
     const a = join(work, 'race-a');
     const b = join(work, 'race-b');
