@@ -18,9 +18,8 @@ export async function readRangeFrom(
   path: string,
   start: number,
   end: number,
-  into?: Buffer,
 ): Promise<Buffer> {
-  const buf = into && into.length >= end - start ? into.subarray(0, end - start) : Buffer.allocUnsafe(end - start);
+  const buf = Buffer.allocUnsafe(end - start);
   let got = 0;
   while (got < buf.length) {
     const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got);
