@@ -35,8 +35,11 @@ export function createBatchWriter(): BatchWriter {
   let paths: string[] = [];
   const inFlight: Promise<void>[] = [];
 
-  const submit = (): void => {
+  // One batch is written while the next one fills: a new batch is handed over once fewer
+  // than IN_FLIGHT are being written.
+  const submit = async (): Promise<void> => {
     if (files.length === 0) return;
+    while (inFlight.length >= IN_FLIGHT) await inFlight.shift();
     const data = buf;
     const batch = files;
     const entryPaths = paths;
@@ -58,8 +61,7 @@ export function createBatchWriter(): BatchWriter {
   return {
     async add(abs, e, body) {
       if (e.size > BATCH_FILE_MAX) throw new Error(`${e.path}: too big for a batch`);
-      if (fill + e.size > BATCH_BYTES || files.length >= BATCH_FILES) submit();
-      while (inFlight.length >= IN_FLIGHT) await inFlight.shift();
+      if (fill + e.size > BATCH_BYTES || files.length >= BATCH_FILES) await submit();
       let got = 0;
       for await (const chunk of body) {
         if (got + chunk.length > e.size) throw new Error(`content is longer than the ${e.size} bytes the header says`);
@@ -73,7 +75,7 @@ export function createBatchWriter(): BatchWriter {
       return got;
     },
     async flush() {
-      submit();
+      await submit();
       while (inFlight.length) await inFlight.shift();
     },
     async close() {
