@@ -76,6 +76,20 @@ async function loadSeekTable(store: ObjectStore, want: Omit<BlobExpectations, 'b
 }
 
 /**
+ * Frame i, decompressed: its block headers are walked first to bound its output (a bomb is
+ * refused without being decompressed), and the result must have the seek table's size.
+ */
+async function decodeFrame(compressed: Buffer, i: number, size: number, maxFrame: number, fail: (msg: string) => never): Promise<Buffer> {
+  let bound: number;
+  try { bound = zstdFrameBound(compressed); } catch (err) { return fail(`frame ${i}: ${(err as Error).message}`); }
+  if (bound > maxFrame) fail(`frame ${i} could expand to ${bound} bytes (limit ${maxFrame}): refusing`);
+  let raw: Buffer;
+  try { raw = await decompress(compressed); } catch (err) { return fail(`frame ${i} is corrupt: ${(err as Error).message}`); }
+  if (raw.length !== size) fail(`frame ${i} decompressed to ${raw.length} bytes, seek table says ${size}`);
+  return raw;
+}
+
+/**
  * Bytes [start, end) of a blob's tar, fetching and decompressing only the frames that hold
  * them. Sizes are checked but, unlike decodeBlob, no digest can be: callers use these bytes
  * only where a corrupt read costs efficiency, never correctness (chunking a stored file to
@@ -94,12 +108,7 @@ export async function* readTarRange(
     const frameEnd = tarAt + f.decompressedSize;
     if (frameEnd > start) {
       const compressed = await readRange(store, want.key, offsets[i]!, offsets[i]! + f.compressedSize);
-      let bound: number;
-      try { bound = zstdFrameBound(compressed); } catch (err) { return fail(`frame ${i}: ${(err as Error).message}`); }
-      if (bound > maxFrame) fail(`frame ${i} could expand to ${bound} bytes (limit ${maxFrame}): refusing`);
-      let raw: Buffer;
-      try { raw = await decompress(compressed); } catch (err) { return fail(`frame ${i} is corrupt: ${(err as Error).message}`); }
-      if (raw.length !== f.decompressedSize) fail(`frame ${i} decompressed to ${raw.length} bytes, seek table says ${f.decompressedSize}`);
+      const raw = await decodeFrame(compressed, i, f.decompressedSize, maxFrame, fail);
       yield raw.subarray(Math.max(0, start - tarAt), Math.min(raw.length, end - tarAt));
     }
     tarAt = frameEnd;
@@ -143,15 +152,7 @@ export async function* decodeBlob(store: ObjectStore, want: BlobExpectations, op
     const p = fetchGroup(g).then(async (buf) => {
       const start = offsets[i]! - groups[g]!.start;
       const compressed = buf.subarray(start, start + table.frames[i]!.compressedSize);
-      let bound: number;
-      try { bound = zstdFrameBound(compressed); } catch (err) { return fail(`frame ${i}: ${(err as Error).message}`); }
-      if (bound > maxFrame) fail(`frame ${i} could expand to ${bound} bytes (limit ${maxFrame}): refusing`);
-      let raw: Buffer;
-      try { raw = await decompress(compressed); } catch (err) { return fail(`frame ${i} is corrupt: ${(err as Error).message}`); }
-      if (raw.length !== table.frames[i]!.decompressedSize) {
-        fail(`frame ${i} decompressed to ${raw.length} bytes, seek table says ${table.frames[i]!.decompressedSize}`);
-      }
-      return { compressed, raw };
+      return { compressed, raw: await decodeFrame(compressed, i, table.frames[i]!.decompressedSize, maxFrame, fail) };
     });
     p.catch(() => {});
     return p;
