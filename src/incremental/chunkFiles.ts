@@ -3,6 +3,7 @@
 // references plus its new chunks in the chunk pack.
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import { fileChanged, fileShrank } from '../snapshot/pack.js';
 import type { WalkedEntry } from '../snapshot/walk.js';
 import { type Chunk, createPoolChunker } from './chunker.js';
 import { type ChunkRef, type ChunkRun, type FileMap, STREAM_CHUNKS } from './format.js';
@@ -61,13 +62,13 @@ async function withFile(e: WalkedEntry, use: (read: (pos: number, length: number
   try {
     const st = await fh.stat({ bigint: true });
     if (Number(st.size) !== e.size || st.mtimeNs !== e.mtimeNs) {
-      throw new Error(`${e.path}: file changed while the snapshot was taken (stop the container first)`);
+      throw fileChanged(e.path);
     }
     await use(async (pos, length) => {
       const buf = Buffer.allocUnsafe(length);
       for (let got = 0; got < length; ) {
         const { bytesRead } = await fh.read(buf, got, length - got, pos + got);
-        if (bytesRead === 0) throw new Error(`${e.path}: file shrank while the snapshot was taken`);
+        if (bytesRead === 0) throw fileShrank(e.path);
         got += bytesRead;
       }
       return buf;
@@ -166,7 +167,7 @@ export async function writeChunkPack(plan: ChunkRefPlan, write: (b: Buffer) => P
       for (const c of run) {
         const bytes = await read(c.fileOffset, c.length);
         if (!createHash('sha256').update(bytes).digest().equals(c.hash)) {
-          throw new Error(`${entry.path}: file changed while the snapshot was taken (bytes ${c.fileOffset}+${c.length} differ from a moment ago)`);
+          throw fileChanged(entry.path, `bytes ${c.fileOffset}+${c.length} differ from a moment ago`);
         }
         await write(bytes);
       }

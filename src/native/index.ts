@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { getSystemErrorMap } from 'node:util';
 
 /** One directory entry as seen by lstat, with all its extended attributes. */
 export interface ScanEntry {
@@ -214,6 +215,12 @@ export function asyncHash(algorithm: 'sha256' | 'md5'): AsyncHash {
       return native.hashDigest(handle);
     },
   };
+}
+
+/** A failed syscall of a batch, worded as Node's fs errors are ("ENOENT: no such file or directory, open '/p'"). */
+export function batchSyscallError(f: BatchReadFailure, path: string): { code: string; message: string } {
+  const [code, text] = getSystemErrorMap().get(f.errno) ?? [`E${-f.errno}`, 'system error'];
+  return { code, message: `${code}: ${text}, ${f.syscall} '${path}'` };
 }
 
 /**

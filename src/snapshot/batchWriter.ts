@@ -3,8 +3,7 @@
 // The unpacker has checked and created each file's parent directory before handing it over,
 // and waits for the batches (flush) before anything that depends on a file being there:
 // a hard link to it, a whiteout, directory times, the end of the layer.
-import { getSystemErrorMap } from 'node:util';
-import { type BatchFile, writeFilesBatch } from '../native/index.js';
+import { batchSyscallError, type BatchFile, writeFilesBatch } from '../native/index.js';
 import type { LayerEntry } from './entry.js';
 
 /** Files up to this size are batched; bigger ones are streamed by the unpacker itself. */
@@ -46,9 +45,7 @@ export function createBatchWriter(): BatchWriter {
     const job = writeFilesBatch(batch, data.subarray(0, fill)).then((failure) => {
       spare.push(data);
       if (!failure) return;
-      const f = batch[failure.index]!;
-      const [code, text] = getSystemErrorMap().get(failure.errno) ?? [`E${-failure.errno}`, 'system error'];
-      throw new BatchWriteError(entryPaths[failure.index]!, `${code}: ${text}, ${failure.syscall} '${f.path}'`);
+      throw new BatchWriteError(entryPaths[failure.index]!, batchSyscallError(failure, batch[failure.index]!.path).message);
     });
     job.catch(() => {}); // observed by flush or the next add
     inFlight.push(job);

@@ -8,8 +8,7 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { getSystemErrorMap } from 'node:util';
-import { type BatchReadFailure, readFilesBatch } from '../native/index.js';
+import { batchSyscallError, type BatchReadFailure, readFilesBatch } from '../native/index.js';
 import type { EntryType } from './entry.js';
 import { bufferSink, type FrameSink } from './frameEncoder.js';
 import { encodePaxRecords, paxHeaderBlock, paxTime } from './paxHeader.js';
@@ -171,11 +170,16 @@ function smallFileReader(entries: WalkedEntry[]): { bytesOf(i: number): Promise<
   };
 }
 
+/** A file that is not what the walk saw any more (the container is still writing). */
+export const fileChanged = (path: string, detail = 'stop the container first'): Error =>
+  new Error(`${path}: file changed while the snapshot was taken (${detail})`);
+export const fileShrank = (path: string): Error => new Error(`${path}: file shrank while the snapshot was taken`);
+
 function batchError(e: WalkedEntry, f: BatchReadFailure): Error {
-  if (f.kind === 'changed') return new Error(`${e.path}: file changed while the snapshot was taken (stop the container first)`);
-  if (f.kind === 'shrank') return new Error(`${e.path}: file shrank while the snapshot was taken`);
-  const [code, message] = getSystemErrorMap().get(f.errno) ?? [`E${-f.errno}`, 'system error'];
-  return Object.assign(new Error(`${code}: ${message}, ${f.syscall} '${e.absPath}'`), { code, errno: f.errno, syscall: f.syscall, path: e.absPath });
+  if (f.kind === 'changed') return fileChanged(e.path);
+  if (f.kind === 'shrank') return fileShrank(e.path);
+  const { code, message } = batchSyscallError(f, e.absPath!);
+  return Object.assign(new Error(message), { code, errno: f.errno, syscall: f.syscall, path: e.absPath });
 }
 
 /**
@@ -188,12 +192,12 @@ async function copyBody(e: WalkedEntry, sink: FrameSink): Promise<void> {
   try {
     const st = fstatSync(fd, { bigint: true });
     if (Number(st.size) !== e.size || st.mtimeNs !== e.mtimeNs) {
-      throw new Error(`${e.path}: file changed while the snapshot was taken (stop the container first)`);
+      throw fileChanged(e.path);
     }
     for (let done = 0; done < e.size; ) {
       const { n, wait } = sink.fill(e.size - done, (buf, offset, length) => {
         const got = readSync(fd, buf, offset, length, done);
-        if (got === 0) throw new Error(`${e.path}: file shrank while the snapshot was taken`);
+        if (got === 0) throw fileShrank(e.path);
         return got;
       });
       done += n;
