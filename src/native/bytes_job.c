@@ -96,3 +96,13 @@ void *lk_handle_data(napi_env env, napi_value handle, const napi_type_tag *tag, 
   }
   return data;
 }
+
+void *lk_handle_call(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const napi_type_tag *tag,
+                     const char *what, const char *usage) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < n) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", usage);
+    return NULL;
+  }
+  return lk_handle_data(env, argv[0], tag, what);
+}

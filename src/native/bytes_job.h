@@ -25,4 +25,9 @@ napi_status lk_tag_handle(napi_env env, napi_value handle, const napi_type_tag *
 // The handle's data, or NULL with a TypeError naming `what` pending.
 void *lk_handle_data(napi_env env, napi_value handle, const napi_type_tag *tag, const char *what);
 
+// A call whose first of `n` arguments is a handle of `tag`: fills argv and returns the handle's
+// data, or NULL with an error pending (`usage` names the call when arguments are missing).
+void *lk_handle_call(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const napi_type_tag *tag,
+                     const char *what, const char *usage);
+
 #endif

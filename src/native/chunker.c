@@ -116,10 +116,6 @@ static bool push(lk_chunker *c, const uint8_t *d, size_t n) {
 
 static const napi_type_tag CHUNKER_TAG = {0x6c6b6368756e6b01ULL, 0x3f8e2a9b4c6d1e57ULL};
 
-static lk_chunker *get_chunker(napi_env env, napi_value v) {
-  return lk_handle_data(env, v, &CHUNKER_TAG, "chunker");
-}
-
 // chunkerCreate(gear: Int32Array(256), min, avg, max, maskHard, maskEasy)
 static napi_value js_chunker_create(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -162,10 +158,8 @@ static bool chunker_push(void *state, const uint8_t *data, size_t len) {
 
 // chunkerPush(handle, bytes: Uint8Array): Promise<void>; bytes must not change until it settles
 static napi_value js_chunker_push(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return fail(env, "chunkerPush(handle, bytes)");
-  lk_chunker *c = get_chunker(env, argv[0]);
+  lk_chunker *c = lk_handle_call(env, info, 2, argv, &CHUNKER_TAG, "chunker", "chunkerPush(handle, bytes)");
   if (c == NULL) return NULL;
   if (c->busy) return fail(env, "chunker: a push is already in flight");
   if (c->ended || c->failed) return fail(env, "chunker: already ended or failed");
@@ -174,10 +168,8 @@ static napi_value js_chunker_push(napi_env env, napi_callback_info info) {
 
 // chunkerEnd(handle): [lengths: Uint32Array, hashes: Buffer (32 bytes each)]
 static napi_value js_chunker_end(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return fail(env, "chunkerEnd(handle)");
-  lk_chunker *c = get_chunker(env, argv[0]);
+  lk_chunker *c = lk_handle_call(env, info, 1, argv, &CHUNKER_TAG, "chunker", "chunkerEnd(handle)");
   if (c == NULL) return NULL;
   if (c->busy) return fail(env, "chunker: end() while a push is in flight");
   if (c->ended || c->failed) return fail(env, "chunker: already ended or failed");

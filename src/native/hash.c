@@ -36,10 +36,6 @@ static void hash_finalize(napi_env env, void *data, void *hint) {
 
 static const napi_type_tag HASH_TAG = {0x6c6b68617368a001ULL, 0x9d3c1e0f5b7a2c41ULL};
 
-static lk_hash *get_hash(napi_env env, napi_value v) {
-  return lk_handle_data(env, v, &HASH_TAG, "hash");
-}
-
 // hashCreate(algorithm?: 'sha256' | 'md5')
 static napi_value js_hash_create(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -81,10 +77,8 @@ static bool hash_update(void *state, const uint8_t *data, size_t len) {
 
 // hashUpdate(handle, bytes: Uint8Array): Promise<void>
 static napi_value js_hash_update(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) return fail(env, "hashUpdate(handle, bytes)");
-  lk_hash *h = get_hash(env, argv[0]);
+  lk_hash *h = lk_handle_call(env, info, 2, argv, &HASH_TAG, "hash", "hashUpdate(handle, bytes)");
   if (h == NULL) return NULL;
   if (h->busy) return fail(env, "hash: an update is already in flight");
   if (h->finished) return fail(env, "hash: digest already taken");
@@ -93,10 +87,8 @@ static napi_value js_hash_update(napi_env env, napi_callback_info info) {
 
 // hashDigest(handle): Buffer; the handle is finished afterwards.
 static napi_value js_hash_digest(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return fail(env, "hashDigest(handle)");
-  lk_hash *h = get_hash(env, argv[0]);
+  lk_hash *h = lk_handle_call(env, info, 1, argv, &HASH_TAG, "hash", "hashDigest(handle)");
   if (h == NULL) return NULL;
   if (h->busy) return fail(env, "hash: digest requested while an update is in flight");
   if (h->finished) return fail(env, "hash: digest already taken");
