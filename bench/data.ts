@@ -57,26 +57,31 @@ export const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a
 /** Runs per measurement (LAYERKEEP_BENCH_RUNS, default 3): the benchmarks report medians. */
 export const RUNS = Math.max(1, Number(process.env.LAYERKEEP_BENCH_RUNS ?? 3));
 
+/** One timed run: wall seconds, CPU seconds (user + system, children included), peak RSS. */
+export interface Timed { s: number; cpuS: number; rssMiB: number }
+
 /**
  * Runs each command `runs` times, alternating between them so that a noisy stretch of the
  * machine hits all of them alike; `before` runs ahead of every run (clean-up, cache drops).
- * Median wall time and largest peak RSS per command.
+ * Median wall and CPU time and largest peak RSS per command.
  */
-export function timeAlternating(cmds: { cmd: string; args: string[]; before?: () => void }[], runs = RUNS): { s: number; rssMiB: number }[] {
-  const all = cmds.map(() => [] as { s: number; rssMiB: number }[]);
+export function timeAlternating(cmds: { cmd: string; args: string[]; before?: () => void }[], runs = RUNS): Timed[] {
+  const all = cmds.map(() => [] as Timed[]);
   for (let r = 0; r < runs; r++) {
     cmds.forEach((c, i) => { c.before?.(); all[i]!.push(timeCommand(c.cmd, c.args)); });
   }
-  return all.map((xs) => ({ s: median(xs.map((x) => x.s)), rssMiB: Math.max(...xs.map((x) => x.rssMiB)) }));
+  return all.map((xs) => ({ s: median(xs.map((x) => x.s)), cpuS: median(xs.map((x) => x.cpuS)), rssMiB: Math.max(...xs.map((x) => x.rssMiB)) }));
 }
 
-/** Wall time of a command and its peak RSS as GNU time reports it. */
-export function timeCommand(cmd: string, args: string[], env?: NodeJS.ProcessEnv): { s: number; rssMiB: number } {
+/** Wall time of a command, and its CPU time and peak RSS as GNU time reports them. */
+export function timeCommand(cmd: string, args: string[], env?: NodeJS.ProcessEnv): Timed {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', cmd, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, maxBuffer: 64 << 20 });
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-  return { s, rssMiB: Number(r.stderr.trim().split('\n').pop()) / 1024 }; // NaN if time printed nothing
+  // NaN if time printed nothing
+  const [rssKiB, user, sys] = (r.stderr.trim().split('\n').pop() ?? '').split(' ').map(Number);
+  return { s, cpuS: user! + sys!, rssMiB: rssKiB! / 1024 };
 }
 
 /** Empties the page cache so a read-side measurement starts cold (silently skipped where not permitted). */

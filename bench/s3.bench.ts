@@ -6,12 +6,12 @@
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFaultProxy } from '../test/support/faultProxy.js';
-import { generateMixedLayer, timeCommand } from './data.js';
+import { generateMixedLayer, type Timed, timeCommand } from './data.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const CHILD = fileURLToPath(new URL('../test/support/s3UploadChild.js', import.meta.url));
@@ -29,6 +29,36 @@ function ensureTools(): void {
   execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', 'install', '-y', '-qq', '--no-install-recommends', ...missing], {
     stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
   });
+}
+
+// The S3 server's own processes when it runs on this machine (the throwaway Ceph: radosgw,
+// ceph-osd, ceph-mon): their CPU time shares the cores with the client being measured.
+const SERVER_PROCS = new RegExp(process.env.LAYERKEEP_BENCH_SERVER_PROCS ?? '^(radosgw|ceph-osd|ceph-mon)$');
+const TICKS = 100; // USER_HZ, the unit of utime/stime in /proc/PID/stat on Linux
+
+/** CPU seconds used so far by the local S3 server's processes, or null if none runs here. */
+function serverCpuS(): number | null {
+  let ticks = 0;
+  let found = false;
+  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      if (!SERVER_PROCS.test(comm)) continue;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+      found = true;
+    } catch { /* exited meanwhile */ }
+  }
+  return found ? ticks / TICKS : null;
+}
+
+/** A timed run and the server CPU it caused. */
+function withServerCpu(run: () => Timed): Timed & { serverCpuS: number | null } {
+  const before = serverCpuS();
+  const t = run();
+  const after = serverCpuS();
+  return { ...t, serverCpuS: before === null || after === null ? null : after - before };
 }
 
 function runChild(args: Record<string, unknown>): Promise<number | null> {
@@ -64,8 +94,8 @@ async function main(): Promise<void> {
     // The same snapshot into a local directory store: what packing alone costs, for attribution.
     const local = timeCommand(process.execPath, [CLI, 'snapshot', '--quiet', '--key', 'bench', '--store', join(root, 'local-store'), '--state-dir', join(root, 'state-l'), layer]);
     rmSync(join(root, 'local-store'), { recursive: true, force: true });
-    const snap = cli(['snapshot', '--key', 'bench', layer], join(root, 'state-a'));
-    const restore = cli(['restore', '--key', 'bench', join(root, 'restored')], join(root, 'state-b'));
+    const snap = withServerCpu(() => cli(['snapshot', '--key', 'bench', layer], join(root, 'state-a')));
+    const restore = withServerCpu(() => cli(['restore', '--key', 'bench', join(root, 'restored')], join(root, 'state-b')));
     const blobFile = join(root, 'blob.tar.zst');
     cli(['export', '--key', 'bench', '-o', blobFile], join(root, 'state-b'));
     const blobSize = statSync(blobFile).size;
@@ -78,7 +108,7 @@ async function main(): Promise<void> {
       '[default]', `access_key = ${accessKeyId}`, `secret_key = ${secretAccessKey}`, `host_base = ${host}`, `host_bucket = ${host}`,
       `use_https = ${endpoint.startsWith('https') ? 'True' : 'False'}`, 'signature_v2 = False', 'multipart_chunk_size_mb = 16', '',
     ].join('\n'), { mode: 0o600 });
-    const s3cmd = timeCommand('s3cmd', ['-c', cfg, '--no-progress', '-q', 'put', blobFile, `s3://${bucket}/s3cmd/blob`]);
+    const s3cmd = withServerCpu(() => timeCommand('s3cmd', ['-c', cfg, '--no-progress', '-q', 'put', blobFile, `s3://${bucket}/s3cmd/blob`]));
     await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: 's3cmd/blob' }));
 
     // Resume after a kill at ~90 %: a blob of the same size, killed once 90 % of its parts are
@@ -98,13 +128,19 @@ async function main(): Promise<void> {
     const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
     const mb = (n: number) => `${(n / MIB).toFixed(0)} MiB`;
     console.log(`\nlayer ${totalMb} MiB -> blob ${mb(blobSize)}; S3 ${endpoint}; part size ${PART / MIB} MiB, concurrency 4`);
-    console.log('| step | seconds | peak RSS | ratio |');
-    console.log('|---|---|---|---|');
-    console.log(`| tar \\| zstd -3 -T0 > /dev/null | ${tarZstd.s.toFixed(2)} | ${tarZstd.rssMiB.toFixed(0)} MiB | 1.00x |`);
-    console.log(`| layerkeep snapshot -> local dir | ${local.s.toFixed(2)} | ${local.rssMiB.toFixed(0)} MiB | ${ratio(local.s, tarZstd.s)} of tar\\|zstd |`);
-    console.log(`| layerkeep snapshot -> S3 | ${snap.s.toFixed(2)} | ${snap.rssMiB.toFixed(0)} MiB | ${ratio(snap.s, tarZstd.s)} of tar\\|zstd, ${ratio(snap.s, local.s)} of local |`);
-    console.log(`| s3cmd put (same blob) | ${s3cmd.s.toFixed(2)} | ${s3cmd.rssMiB.toFixed(0)} MiB | snapshot = ${ratio(snap.s, s3cmd.s)} of s3cmd |`);
-    console.log(`| layerkeep restore <- S3 | ${restore.s.toFixed(2)} | ${restore.rssMiB.toFixed(0)} MiB | ${ratio(restore.s, tarZstd.s)} of tar\\|zstd |`);
+    const cores = availableParallelism();
+    const cpu = (t: Timed & { serverCpuS?: number | null }) => {
+      const server = t.serverCpuS;
+      return `${t.cpuS.toFixed(2)} | ${server == null ? '-' : server.toFixed(2)} | ${server == null ? '-' : ((t.cpuS + server) / cores).toFixed(2)}`;
+    };
+    console.log(`CPU s = user + system; server = the local S3 server's processes; floor = (client + server CPU) / ${cores} cores, the least wall time those cores allow`);
+    console.log('| step | seconds | peak RSS | ratio | client CPU s | server CPU s | floor s |');
+    console.log('|---|---|---|---|---|---|---|');
+    console.log(`| tar \\| zstd -3 -T0 > /dev/null | ${tarZstd.s.toFixed(2)} | ${tarZstd.rssMiB.toFixed(0)} MiB | 1.00x | ${cpu(tarZstd)} |`);
+    console.log(`| layerkeep snapshot -> local dir | ${local.s.toFixed(2)} | ${local.rssMiB.toFixed(0)} MiB | ${ratio(local.s, tarZstd.s)} of tar\\|zstd | ${cpu(local)} |`);
+    console.log(`| layerkeep snapshot -> S3 | ${snap.s.toFixed(2)} | ${snap.rssMiB.toFixed(0)} MiB | ${ratio(snap.s, tarZstd.s)} of tar\\|zstd, ${ratio(snap.s, local.s)} of local | ${cpu(snap)} |`);
+    console.log(`| s3cmd put (same blob) | ${s3cmd.s.toFixed(2)} | ${s3cmd.rssMiB.toFixed(0)} MiB | snapshot = ${ratio(snap.s, s3cmd.s)} of s3cmd | ${cpu(s3cmd)} |`);
+    console.log(`| layerkeep restore <- S3 | ${restore.s.toFixed(2)} | ${restore.rssMiB.toFixed(0)} MiB | ${ratio(restore.s, tarZstd.s)} of tar\\|zstd | ${cpu(restore)} |`);
     console.log(`\nkill at 90 % (${childArgs.killAfterParts} of ${parts} parts journaled), resume ${code === 0 ? 'completed' : `FAILED (exit ${code})`}: ` +
       `re-sent ${mb(resent)} (${(resent / PART).toFixed(1)} parts; in flight at most 4)`);
   } finally {

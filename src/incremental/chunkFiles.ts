@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { fileChanged, fileShrank } from '../snapshot/pack.js';
 import type { WalkedEntry } from '../snapshot/walk.js';
+import { readAt } from '../store/fileBytes.js';
 import { type Chunk, createPoolChunker } from './chunker.js';
 import { type ChunkRef, type ChunkRun, type FileMap, STREAM_CHUNKS } from './format.js';
 
@@ -65,12 +66,8 @@ async function withFile(e: WalkedEntry, use: (read: (pos: number, length: number
       throw fileChanged(e.path);
     }
     await use(async (pos, length) => {
-      const buf = Buffer.allocUnsafe(length);
-      for (let got = 0; got < length; ) {
-        const { bytesRead } = await fh.read(buf, got, length - got, pos + got);
-        if (bytesRead === 0) throw fileShrank(e.path);
-        got += bytesRead;
-      }
+      const buf = await readAt(fh, pos, pos + length);
+      if (buf.length !== length) throw fileShrank(e.path);
       return buf;
     });
   } finally {

@@ -44,6 +44,7 @@ interface NativeAddon {
   renameExchange(a: string, b: string): void;
   renameNoReplace(a: string, b: string): void;
   fsyncDir(path: string): void;
+  releaseFreeMemory(): boolean;
   scanDir(dir: string, withXattrs?: boolean): RawScan;
   hashCreate(algorithm?: 'sha256' | 'md5'): object;
   hashUpdate(handle: object, bytes: Uint8Array): Promise<void>;
@@ -134,6 +135,32 @@ export function renameExchange(a: string, b: string): void {
 /** Renames `a` to `b`, failing with EEXIST instead of replacing (RENAME_NOREPLACE). */
 export function renameNoReplace(a: string, b: string): void {
   addon().renameNoReplace(a, b);
+}
+
+/**
+ * Returns memory the C heap keeps after free() to the kernel (glibc's malloc_trim); true if
+ * any was released. zstd frames (4 MiB) are allocated on thread-pool threads and freed only
+ * when V8 collects them; glibc keeps the space in per-thread arenas, resident, otherwise.
+ */
+export function releaseFreeMemory(): boolean {
+  return addon().releaseFreeMemory();
+}
+
+/**
+ * A counter for a loop that churns through large buffers: call it with each buffer's size; it
+ * releases the C heap's free memory every `every` bytes. Measured on a 1 GiB restore: peak RSS
+ * ~250-280 MiB without, ~205 MiB with, at the same speed (every 16 MiB cost time, every 64 MiB
+ * kept more).
+ */
+export function memoryReleaser(every = 32 << 20): (bytes: number) => void {
+  let since = 0;
+  return (bytes) => {
+    since += bytes;
+    if (since >= every) {
+      since = 0;
+      releaseFreeMemory();
+    }
+  };
 }
 
 /** fsyncs a directory, making renames and creations inside it durable. */

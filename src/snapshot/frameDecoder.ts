@@ -4,7 +4,7 @@
 // finishes normally when the blob and the tar are exactly what the manifest says.
 import { availableParallelism } from 'node:os';
 import { decompress } from '@mongodb-js/zstd';
-import { asyncSha256 } from '../native/index.js';
+import { asyncSha256, memoryReleaser } from '../native/index.js';
 import type { ObjectStore } from '../store/types.js';
 import { decodeSeekTable, SEEK_FOOTER_SIZE, type SeekTable, seekTableSizeFromFooter } from './seekTable.js';
 import { zstdFrameBound } from './zstdFrame.js';
@@ -32,6 +32,14 @@ export class BlobVerificationError extends Error {
 }
 
 export async function readRange(store: ObjectStore, key: string, start: number, end: number): Promise<Buffer> {
+  const short = (got: number): never => {
+    throw new BlobVerificationError(`${key}: short read at ${start}-${end} (${got} bytes): truncated blob`);
+  };
+  if (store.readBytes) {
+    const buf = await store.readBytes(key, start, end);
+    if (buf.length !== end - start) short(buf.length);
+    return buf;
+  }
   // copied into one buffer as the bytes arrive (collecting and concatenating held them twice)
   const buf = Buffer.allocUnsafe(end - start);
   let got = 0;
@@ -41,9 +49,7 @@ export async function readRange(store: ObjectStore, key: string, start: number, 
     chunk.copy(buf, got);
     got += chunk.length;
   }
-  if (got !== end - start) {
-    throw new BlobVerificationError(`${key}: short read at ${start}-${end} (${got} bytes): truncated blob`);
-  }
+  if (got !== end - start) short(got);
   return buf;
 }
 
@@ -147,6 +153,7 @@ export async function* decodeBlob(store: ObjectStore, want: BlobExpectations, op
   const blobHash = asyncSha256();
   const diffHash = asyncSha256();
   const hashing: Promise<void>[] = [];
+  const released = memoryReleaser(); // decompressed frames come from thread-pool threads' heaps
   const job = (i: number): Promise<{ compressed: Buffer; raw: Buffer }> => {
     const g = groupOf[i]!;
     const p = fetchGroup(g).then(async (buf) => {
@@ -172,6 +179,7 @@ export async function* decodeBlob(store: ObjectStore, want: BlobExpectations, op
     hashing.push(blobHash.update(compressed), diffHash.update(raw));
     while (hashing.length > 2 * concurrency) await hashing.shift();
     opts.onCompressed?.(compressed.length);
+    released(raw.length);
     yield raw;
   }
   hashing.push(blobHash.update(tableBuf));

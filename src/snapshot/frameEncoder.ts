@@ -7,7 +7,7 @@
 // filled (`fill`), which spares file contents a copy and an allocation per read.
 import { availableParallelism } from 'node:os';
 import { compress } from '@mongodb-js/zstd';
-import { asyncSha256 } from '../native/index.js';
+import { asyncSha256, memoryReleaser } from '../native/index.js';
 import { encodeSeekTable, type FrameEntry } from './seekTable.js';
 
 export interface FrameEncoderOptions {
@@ -101,6 +101,7 @@ export function createFrameEncoder(emit: (bytes: Buffer) => Promise<void>, opts:
   const spare: Buffer[] = [];
   let blobSize = 0;
   let uncompressedSize = 0;
+  const released = memoryReleaser(); // compressed frames come from thread-pool threads' heaps
 
   const hashing: Promise<void>[] = []; // diff-id updates not yet done, oldest first
   const out = async (bytes: Buffer): Promise<void> => {
@@ -112,6 +113,7 @@ export function createFrameEncoder(emit: (bytes: Buffer) => Promise<void>, opts:
   const drainOne = async (): Promise<void> => {
     const { compressed, size } = await inFlight.shift()!;
     frames.push({ compressedSize: compressed.length, decompressedSize: size });
+    released(size);
     await out(compressed);
   };
   const sink = bufferSink(frameSize, () => spare.pop() ?? Buffer.allocUnsafe(frameSize), async (raw, whole) => {

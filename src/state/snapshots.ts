@@ -70,20 +70,6 @@ export function listSnapshotRows(db: StateDb, key?: string): SnapshotRow[] {
     : db.prepare('SELECT * FROM snapshots ORDER BY key, created DESC').all()) as SnapshotRow[];
 }
 
-export function replaceFileIndex(db: StateDb, key: string, rows: IndexRow[]): void {
-  const del = db.prepare('DELETE FROM file_index WHERE key = ?');
-  const ins = db.prepare(
-    `INSERT INTO file_index (key, path, type, size, mtime_ns, ctime_ns, ino, mode, uid, gid, xattr_hash, content_hash)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
-  db.transaction(() => {
-    del.run(key);
-    for (const r of rows) {
-      ins.run(key, r.path, r.type, r.size, r.mtimeNs, r.ctimeNs, r.ino, r.mode, r.uid, r.gid, r.xattrHash, r.contentHash);
-    }
-  })();
-}
-
 // ---- incremental snapshots: the baseline a key's next diff is computed against ----------
 
 /** A metadata index row with the link target / device number (migration 2). */

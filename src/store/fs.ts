@@ -8,6 +8,7 @@ import { open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:
 import { dirname, join, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { fsyncDir } from '../native/index.js';
+import { readAt } from './fileBytes.js';
 import { blobKey } from './layout.js';
 import { type BlobWriter, type ObjectInfo, type ObjectStore, type PutCondition, PreconditionFailedError } from './types.js';
 
@@ -86,6 +87,15 @@ export function openFsStore(root: string): ObjectStore {
       if (end !== undefined && end <= (start ?? 0)) return Readable.from([]);
       await stat(p); // fail with ENOENT now rather than on the first read
       return createReadStream(p, { start, end: end === undefined ? undefined : end - 1, highWaterMark: 1 << 20 });
+    },
+
+    async readBytes(key, start, end): Promise<Buffer> {
+      const fh = await open(pathOf(key), 'r');
+      try {
+        return await readAt(fh, start, end);
+      } finally {
+        await fh.close();
+      }
     },
 
     async head(key): Promise<ObjectInfo | null> {

@@ -42,6 +42,11 @@ export interface ObjectStore {
   createBlobWriter(): Promise<BlobWriter>;
   /** Reads bytes [start, end) of an object (end defaults to its size). */
   read(key: string, start?: number, end?: number): Promise<Readable>;
+  /**
+   * Bytes [start, end) of an object in one buffer, shorter only where the object ends first.
+   * Optional: backends that can read positionally offer it (it spares a copy of every piece).
+   */
+  readBytes?(key: string, start: number, end: number): Promise<Buffer>;
   head(key: string): Promise<ObjectInfo | null>;
   list(prefix: string): AsyncIterable<ObjectInfo>;
   delete(key: string): Promise<void>;

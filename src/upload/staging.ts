@@ -1,7 +1,8 @@
 // The staging file holds a blob's bytes while it uploads: the source for parts, and for
 // resuming after a crash (the tree it was packed from may be gone by then).
-import { open, stat } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { readAt } from '../store/fileBytes.js';
 
 /** Reads bytes [start, end) of a file; fails if the file is shorter. */
 export async function readRange(path: string, start: number, end: number): Promise<Buffer> {
@@ -13,19 +14,9 @@ export async function readRange(path: string, start: number, end: number): Promi
   }
 }
 
-export async function readRangeFrom(
-  fh: import('node:fs/promises').FileHandle,
-  path: string,
-  start: number,
-  end: number,
-): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(end - start);
-  let got = 0;
-  while (got < buf.length) {
-    const { bytesRead } = await fh.read(buf, got, buf.length - got, start + got);
-    if (bytesRead === 0) throw new Error(`staging file ${path} ends at ${start + got}, expected bytes up to ${end}`);
-    got += bytesRead;
-  }
+async function readRangeFrom(fh: FileHandle, path: string, start: number, end: number): Promise<Buffer> {
+  const buf = await readAt(fh, start, end);
+  if (buf.length !== end - start) throw new Error(`staging file ${path} ends at ${start + buf.length}, expected bytes up to ${end}`);
   return buf;
 }
 
