@@ -109,4 +109,24 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       ALTER TABLE snapshots ADD COLUMN stat_fingerprint TEXT;
     `,
   },
+  {
+    version: 4,
+    sql: `
+      -- The baseline tree of a key as one packed value instead of a row per file: it is only
+      -- ever read and replaced whole, and a row per file made saving it the slowest step at
+      -- the end of a snapshot or restore (state/baseline.ts has the format). Existing rows move
+      -- over as format 0 (the JSON array of row objects, built by SQLite, uncompressed).
+      CREATE TABLE baselines (
+        key     TEXT PRIMARY KEY,
+        format  INTEGER NOT NULL,
+        rows    BLOB NOT NULL
+      );
+      INSERT INTO baselines (key, format, rows)
+        SELECT key, 0, json_group_array(json_object('path', path, 'type', type, 'size', size, 'mtimeNs', mtime_ns,
+          'ctimeNs', ctime_ns, 'ino', ino, 'mode', mode, 'uid', uid, 'gid', gid, 'xattrHash', xattr_hash,
+          'contentHash', content_hash, 'link', link))
+        FROM file_index GROUP BY key;
+      DROP TABLE file_index;
+    `,
+  },
 ];

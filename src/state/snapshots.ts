@@ -1,6 +1,6 @@
 // Queries on the local state DB for keys, snapshots and the metadata index.
 import type { Manifest } from '../store/layout.js';
-import type { IndexRow } from '../snapshot/metaIndex.js';
+import { BASELINE_FORMAT, type LinkedIndexRow, packBaseline, unpackBaseline } from './baseline.js';
 import type { StateDb } from './db.js';
 
 export interface KeyRow {
@@ -72,8 +72,7 @@ export function listSnapshotRows(db: StateDb, key?: string): SnapshotRow[] {
 
 // ---- incremental snapshots: the baseline a key's next diff is computed against ----------
 
-/** A metadata index row with the link target / device number (migration 2). */
-export type LinkedIndexRow = IndexRow & { link: string | null };
+export type { LinkedIndexRow };
 
 export interface ChunkMapRow {
   path: string;
@@ -82,17 +81,15 @@ export interface ChunkMapRow {
   chunks: Buffer;
 }
 
-/** The snapshot whose tree file_index describes, if this host recorded one for the key. */
+/** The snapshot whose tree the key's baseline describes, if this host recorded one for the key. */
 export function getBaselineManifest(db: StateDb, key: string): string | null {
   const r = db.prepare('SELECT baseline_manifest FROM keys WHERE key = ?').get(key) as { baseline_manifest: string | null } | undefined;
   return r?.baseline_manifest ?? null;
 }
 
 export function loadBaselineRows(db: StateDb, key: string): LinkedIndexRow[] {
-  return db.prepare(
-    `SELECT path, type, size, mtime_ns AS mtimeNs, ctime_ns AS ctimeNs, ino, mode, uid, gid, xattr_hash AS xattrHash,
-       content_hash AS contentHash, link FROM file_index WHERE key = ?`,
-  ).all(key) as LinkedIndexRow[];
+  const r = db.prepare('SELECT format, rows FROM baselines WHERE key = ?').get(key) as { format: number; rows: Buffer | string } | undefined;
+  return r ? unpackBaseline(r.format, r.rows) : [];
 }
 
 export function loadChunkMaps(db: StateDb, key: string): ChunkMapRow[] {
@@ -101,17 +98,11 @@ export function loadChunkMaps(db: StateDb, key: string): ChunkMapRow[] {
 
 /** Records, in one transaction, the tree a key's next diff starts from and the snapshot it is. */
 export function saveBaseline(db: StateDb, key: string, manifest: string, rows: LinkedIndexRow[], chunkMaps: ChunkMapRow[]): void {
-  const ins = db.prepare(
-    `INSERT INTO file_index (key, path, type, size, mtime_ns, ctime_ns, ino, mode, uid, gid, xattr_hash, content_hash, link)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  );
+  const packed = packBaseline(rows);
   const insChunks = db.prepare('INSERT INTO chunk_maps (key, path, size, chunks) VALUES (?, ?, ?, ?)');
   db.transaction(() => {
-    db.prepare('DELETE FROM file_index WHERE key = ?').run(key);
+    db.prepare('INSERT OR REPLACE INTO baselines (key, format, rows) VALUES (?, ?, ?)').run(key, BASELINE_FORMAT, packed);
     db.prepare('DELETE FROM chunk_maps WHERE key = ?').run(key);
-    for (const r of rows) {
-      ins.run(key, r.path, r.type, r.size, r.mtimeNs, r.ctimeNs, r.ino, r.mode, r.uid, r.gid, r.xattrHash, r.contentHash, r.link);
-    }
     for (const c of chunkMaps) insChunks.run(key, c.path, c.size, c.chunks);
     db.prepare(
       `INSERT INTO keys (key, current_manifest, ref_etag, generation, updated_at, baseline_manifest) VALUES (?, NULL, NULL, 0, ?, ?)
@@ -123,7 +114,7 @@ export function saveBaseline(db: StateDb, key: string, manifest: string, rows: L
 /** Forgets the key's baseline (its next snapshot is full). */
 export function clearBaseline(db: StateDb, key: string): void {
   db.transaction(() => {
-    db.prepare('DELETE FROM file_index WHERE key = ?').run(key);
+    db.prepare('DELETE FROM baselines WHERE key = ?').run(key);
     db.prepare('DELETE FROM chunk_maps WHERE key = ?').run(key);
     db.prepare('UPDATE keys SET baseline_manifest = NULL WHERE key = ?').run(key);
   })();
