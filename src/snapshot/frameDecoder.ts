@@ -4,7 +4,7 @@
 // finishes normally when the blob and the tar are exactly what the manifest says.
 import { availableParallelism } from 'node:os';
 import { decompress } from '@mongodb-js/zstd';
-import { asyncSha256, memoryReleaser } from '../native/index.js';
+import { asyncSha256, memoryReleaser, releaseFreeMemory } from '../native/index.js';
 import type { ObjectStore } from '../store/types.js';
 import { decodeSeekTable, SEEK_FOOTER_SIZE, type SeekTable, seekTableSizeFromFooter } from './seekTable.js';
 import { zstdFrameBound } from './zstdFrame.js';
@@ -184,6 +184,7 @@ export async function* decodeBlob(store: ObjectStore, want: BlobExpectations, op
   }
   hashing.push(blobHash.update(tableBuf));
   await Promise.all(hashing);
+  await releaseFreeMemory(); // what the frames held, before the caller goes on (a restore walks the tree next)
   if ((await blobHash.digest()).toString('hex') !== want.blobDigestHex) fail('blob digest mismatch: the stored blob is corrupt');
   if ((await diffHash.digest()).toString('hex') !== want.diffIdHex) fail('diff id mismatch: the layer tar is corrupt');
 }

@@ -300,7 +300,7 @@ describe('releaseFreeMemory', () => {
       const keep = Buffer.allocUnsafeSlow(4 << 20).fill(8);
       bufs = null; globalThis.gc(); globalThis.gc();
       const freed = rssMiB();
-      const released = releaseFreeMemory();
+      const released = await releaseFreeMemory();
       console.log(JSON.stringify({ freed, after: rssMiB(), released, keep: keep.length }));`;
     const out = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8' })) as
       { freed: number; after: number; released: boolean };
