@@ -32,7 +32,7 @@ function migrate(db: StateDb): void {
 
 // better-sqlite3 is not ABI-stable across Node majors; `make test` builds a second copy of
 // its addon for the other Node version and points at it with this variable.
-function nativeBindingOption(): Database.Options {
+export function nativeBindingOption(): Database.Options {
   const binding = process.env.LAYERKEEP_SQLITE_BINDING;
   return binding ? { nativeBinding: binding } : {};
 }

@@ -366,6 +366,25 @@ class S3ObjectStore implements S3Store, MultipartTarget {
     return Readable.from(this.resumingBody(key, first, start, total), { objectMode: false });
   }
 
+  /**
+   * Bytes [start, end) in one buffer, shorter only where the object ends first: the response
+   * chunks are copied straight in (no stream in between), re-requesting the rest when a
+   * transfer breaks off, as read() does.
+   */
+  async readBytes(key: string, start: number, end: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(Math.max(0, end - start));
+    if (buf.length === 0) return buf;
+    const first = await this.getRange(key, start, end, undefined);
+    if (!first) throw new Error(`reading ${this.url(key)}: no such object`);
+    let got = 0;
+    for await (const chunk of this.resumingBody(key, first, start, start + Math.min(first.length, buf.length))) {
+      if (got + chunk.length > buf.length) throw new Error(`reading ${this.url(key)}: the server sent more than bytes ${start}-${end}`);
+      chunk.copy(buf, got);
+      got += chunk.length;
+    }
+    return got === buf.length ? buf : buf.subarray(0, got);
+  }
+
   private async getRange(key: string, start: number, end: number | undefined, ifMatch: string | undefined) {
     const range = start > 0 || end !== undefined ? `bytes=${start}-${end !== undefined ? end - 1 : ''}` : undefined;
     try {

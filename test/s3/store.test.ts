@@ -255,7 +255,7 @@ describe('S3 store', () => {
     }
   });
 
-  test('ranged reads survive connections that break mid-transfer', async () => {
+  test('ranged reads (streamed, and into one buffer) survive connections that break mid-transfer', async () => {
     const proxy = await startFaultProxy({ target: env.endpoint, faults: ['reset-after', 'error500', 'slowdown'], kinds: ['GetObject'], seed: 7 });
     const s = await tempStateDir('readfault');
     const store = await openTestStore(env, bucket.name, s.state, { endpoint: proxy.url, prefix: 'readfault', retry: { maxAttempts: 30, baseDelayMs: 5, maxDelayMs: 50 } });
@@ -264,12 +264,19 @@ describe('S3 store', () => {
       const w = await store.createBlobWriter();
       for (const c of patternChunks('rf', 9 * MIB)) await w.write(c);
       await w.finish(digest, 9 * MIB);
+      const whole = Buffer.concat([...patternChunks('rf', 9 * MIB)]);
       proxy.failureRate = 0.5;
       for (let i = 0; i < 5; i++) {
-        const got = await streamToBuffer(await store.read(`blobs/sha256/${digest}`, MIB * i, MIB * (i + 3)));
-        assert.equal(got.length, 3 * MIB);
+        const want = whole.subarray(MIB * i + 17, MIB * (i + 3));
+        const streamed = await streamToBuffer(await store.read(`blobs/sha256/${digest}`, MIB * i + 17, MIB * (i + 3)));
+        assert.ok(streamed.equals(want), `read() of range ${i} differs`);
+        const direct = await store.readBytes!(`blobs/sha256/${digest}`, MIB * i + 17, MIB * (i + 3));
+        assert.ok(direct.equals(want), `readBytes() of range ${i} differs`);
       }
       assert.ok(proxy.stat('GetObject').faults > 0);
+      proxy.failureRate = 0;
+      // past the end: shorter, never padded
+      assert.ok((await store.readBytes!(`blobs/sha256/${digest}`, 9 * MIB - 5, 9 * MIB + 100)).equals(whole.subarray(9 * MIB - 5)));
     } finally {
       proxy.failureRate = 0;
       for (const k of await bucket.keys('readfault/')) await store.delete(k.slice('readfault/'.length));

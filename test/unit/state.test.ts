@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { openState } from '../../src/state/db.js';
+import { nativeBindingOption, openState } from '../../src/state/db.js';
 import { MIGRATIONS } from '../../src/state/migrations.js';
 import { clearBaseline, getBaselineManifest, type LinkedIndexRow, loadBaselineRows, saveBaseline } from '../../src/state/snapshots.js';
 
@@ -41,7 +41,7 @@ describe('baseline trees in the state DB', () => {
   it('moves the per-file rows of a version-3 DB into packed baselines', () => {
     const dir = path.join(root, 'v3');
     fs.mkdirSync(dir);
-    const old = new Database(path.join(dir, 'state.db'));
+    const old = new Database(path.join(dir, 'state.db'), nativeBindingOption()); // the Node-24 build under test-node24
     for (const m of MIGRATIONS.filter((x) => x.version <= 3)) old.exec(m.sql);
     old.pragma('user_version = 3');
     const ins = old.prepare(`INSERT INTO file_index (key, path, type, size, mtime_ns, ctime_ns, ino, mode, uid, gid, xattr_hash, content_hash, link)
