@@ -45,6 +45,7 @@ interface NativeAddon {
   renameNoReplace(a: string, b: string): void;
   fsyncDir(path: string): void;
   releaseFreeMemory(): Promise<boolean>;
+  xattrsOf(joinedPaths: string): ([string, Buffer][] | undefined)[];
   scanDir(dir: string, withXattrs?: boolean): RawScan;
   hashCreate(algorithm?: 'sha256' | 'md5'): object;
   hashUpdate(handle: object, bytes: Uint8Array): Promise<void>;
@@ -168,6 +169,16 @@ export function memoryReleaser(every = 32 << 20): (bytes: number) => void {
 /** fsyncs a directory, making renames and creations inside it durable. */
 export function fsyncDir(path: string): void {
   addon().fsyncDir(path);
+}
+
+/**
+ * Every xattr of each path itself (as scanDir reads them), in one call: for a tree already
+ * walked with lstat alone. An entry is undefined where a path has none; the first failure
+ * throws naming its path.
+ */
+export function xattrsOf(paths: string[]): ([string, Buffer][] | undefined)[] {
+  if (paths.length === 0) return [];
+  return addon().xattrsOf(`${paths.join('\0')}\0`);
 }
 
 // Layout of one packed record from the addon (scan_record in layerkeep_native.c):

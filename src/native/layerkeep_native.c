@@ -831,6 +831,49 @@ static napi_value js_scan_dir(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// xattrsOf(paths: string): every xattr of each path itself, for paths joined with NUL (and
+// ending in one). Returns a sparse Array indexed like the paths, holding Array<[name, Buffer]>
+// where a path has xattrs, as scanDir does. Lets a tree walked with lstat alone get its xattrs
+// without reading every directory and lstat-ing every entry again. The first failure throws.
+static napi_value js_xattrs_of(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  size_t len = 0;
+  if (!get_args(env, info, 1, argv)) return NULL;
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok)
+    return throw_type_error(env, "ERR_INVALID_ARG_TYPE", "paths must be a string");
+  char *joined = malloc(len + 1);
+  if (joined == NULL) return throw_errno(env, ENOMEM, "llistxattr", "", NULL);
+  napi_get_value_string_utf8(env, argv[0], joined, len + 1, NULL);
+  napi_value lists;
+  if (napi_create_array(env, &lists) != napi_ok) {
+    free(joined);
+    return lk_rethrow_napi_failure(env);
+  }
+  uint32_t index = 0;
+  for (size_t at = 0; at < len; index++) {
+    const char *path = joined + at;
+    size_t path_len = strnlen(path, len - at);
+    at += path_len + 1;
+    scan_entry e = {0};
+    read_xattrs(path, &e);
+    napi_value pairs = NULL;
+    if (e.err != 0) {
+      throw_errno(env, e.err, e.failed_syscall, path, NULL);
+    } else if (e.xattr_count > 0 && ((pairs = xattr_pairs(env, &e)) == NULL ||
+                                     napi_set_element(env, lists, index, pairs) != napi_ok)) {
+      e.err = -1;
+      if (pairs != NULL) lk_rethrow_napi_failure(env);
+    }
+    free(e.xattrs);
+    if (e.err != 0) {
+      free(joined);
+      return NULL;
+    }
+  }
+  free(joined);
+  return lists;
+}
+
 // releaseFreeMemory(): Promise<boolean>, hands memory the C heap keeps after free() back to
 // the kernel. zstd output buffers (4 MiB frames) are allocated on thread-pool threads and freed
 // when V8 collects them; glibc keeps the freed space in per-thread arenas, where it counts as
@@ -897,6 +940,7 @@ NAPI_MODULE_INIT() {
       {"renameNoReplace", NULL, js_rename_noreplace, NULL, NULL, NULL, napi_enumerable, NULL},
       {"fsyncDir", NULL, js_fsync_dir, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scanDir", NULL, js_scan_dir, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"xattrsOf", NULL, js_xattrs_of, NULL, NULL, NULL, napi_enumerable, NULL},
       {"releaseFreeMemory", NULL, js_release_free_memory, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok ||

@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { indexRows, rootMeta, rootMetaLine, rootStatLine, statFingerprint, treeFingerprint } from '../snapshot/metaIndex.js';
 import { readTarRange } from '../snapshot/frameDecoder.js';
-import { walkUpperDir, type WalkedEntry } from '../snapshot/walk.js';
+import { walkUpperDir, type WalkedEntry, type WalkResult, withXattrs } from '../snapshot/walk.js';
 import { blobKey, canonicalJson, LAYER_MEDIA_TYPE, type Manifest, MANIFEST_MEDIA_TYPE, validateKey } from '../store/layout.js';
 import {
   type ChunkMapRow, getBaselineManifest, getKey, getSnapshot, type LinkedIndexRow, loadBaselineRows, loadChunkMaps, saveBaseline,
@@ -79,8 +79,9 @@ export async function snapshot(ctx: OpsContext, req: SnapshotOptions): Promise<S
   const baselineDigest = getBaselineManifest(ctx.state, key);
   const lastDigest = baselineDigest ?? known?.current_manifest ?? null;
   const last = lastDigest ? getSnapshot(ctx.state, lastDigest) : undefined;
+  let quick: WalkResult | null = null;
   if (!req.force && !req.ignoreCtime && last?.stat_fingerprint) {
-    const quick = walkUpperDir(req.dir, { allowDevices: req.allowDevices, xattrs: false });
+    quick = walkUpperDir(req.dir, { allowDevices: req.allowDevices, xattrs: false });
     if (statFingerprint(quick.entries, statExtra) === last.stat_fingerprint) {
       const remote = await readRef(ctx, key);
       if (remote?.ref.current === last.manifest_digest) {
@@ -90,7 +91,9 @@ export async function snapshot(ctx: OpsContext, req: SnapshotOptions): Promise<S
     }
   }
 
-  const { entries, warnings } = walkUpperDir(req.dir, { allowDevices: req.allowDevices });
+  // Something changed (or the shortcut does not apply): the full walk, reusing the lstat-only
+  // one if there was one, so the tree is not read twice.
+  const { entries, warnings } = quick ? withXattrs(req.dir, quick) : walkUpperDir(req.dir, { allowDevices: req.allowDevices });
   for (const w of warnings) ctx.log.warn(w, { key });
   const plainRows = indexRows(entries);
   const root = rootMeta(rootStat);

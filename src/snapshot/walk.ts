@@ -2,7 +2,7 @@
 // contents are read here). Children are sorted by name, parents come before children, so
 // the same tree always yields the same entry list.
 import { readlinkSync } from 'node:fs';
-import { scanDir, type ScanEntry } from '../native/index.js';
+import { scanDir, type ScanEntry, xattrsOf } from '../native/index.js';
 import type { EntryType, LayerEntry } from './entry.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './entry.js';
 import { checkSupportedOverlayXattrs, isOpaqueDir, isWhiteoutDevice, layerXattrs } from './overlayUpper.js';
@@ -99,6 +99,42 @@ export function walkUpperDir(root: string, opts: WalkOptions = {}): WalkResult {
   return { entries, warnings };
 }
 
+/**
+ * What walkUpperDir(root) returns, from a walk of the same root with `xattrs: false`: the xattrs
+ * of every entry are read in one call instead of reading every directory and lstat-ing every
+ * entry again (a snapshot whose lstat-only check found a change needs both walks).
+ */
+export function withXattrs(root: string, quick: WalkResult): WalkResult {
+  const sources = quick.entries.map(sourceOf);
+  const lists = xattrsOf(sources.map((rel) => `${root}/${rel}`));
+  const entries: WalkedEntry[] = [];
+  quick.entries.forEach((e, i) => {
+    const pairs = lists[i];
+    if (!pairs) {
+      entries.push(e);
+      return;
+    }
+    const raw = new Map(pairs);
+    checkSupportedOverlayXattrs(sources[i]!, raw);
+    if (e.absPath === null && isWhiteoutName(e.path)) {
+      entries.push({ ...e, rawXattrs: raw }); // a whiteout: its xattrs only count as changes
+      return;
+    }
+    entries.push({ ...e, xattrs: layerXattrs(raw), rawXattrs: raw });
+    if (e.type === 'dir' && isOpaqueDir(raw)) entries.push({ ...markerEntry(`${e.path}/${OPAQUE_WHITEOUT}`, e), opaqueMarker: true });
+  });
+  return { entries, warnings: quick.warnings };
+}
+
+const isWhiteoutName = (path: string): boolean => path.slice(path.lastIndexOf('/') + 1).startsWith(WHITEOUT_PREFIX);
+
+/** The entry's path in the upper dir: a whiteout entry ".wh.<name>" stands for the device "<name>". */
+function sourceOf(e: WalkedEntry): string {
+  if (e.absPath !== null || !isWhiteoutName(e.path)) return e.path;
+  const slash = e.path.lastIndexOf('/');
+  return `${e.path.slice(0, slash + 1)}${e.path.slice(slash + 1 + WHITEOUT_PREFIX.length)}`;
+}
+
 const NO_XATTRS: Map<string, Buffer> = new Map();
 
 /** One entry, built in one go (a single object shape keeps 100k-entry walks cheap). */
@@ -129,7 +165,7 @@ function whiteoutEntry(relDir: string, name: string, c: ScanEntry, xattrs: Map<s
   return { ...markerEntry(path, c), rawXattrs: xattrs };
 }
 
-function markerEntry(path: string, c: ScanEntry): WalkedEntry {
+function markerEntry(path: string, c: Pick<ScanEntry, 'mtimeNs' | 'ino' | 'ctimeNs'>): WalkedEntry {
   return {
     path, type: 'file', mode: 0, uid: 0, gid: 0, size: 0, mtimeNs: c.mtimeNs, linkname: undefined,
     devmajor: undefined, devminor: undefined, xattrs: NO_XATTRS, absPath: null, ino: c.ino, ctimeNs: c.ctimeNs, rawXattrs: NO_XATTRS,
