@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { decompress } from '@mongodb-js/zstd';
 import { asyncSha256, memoryReleaser, releaseFreeMemory } from '../native/index.js';
+import { copyInto } from '../store/fileBytes.js';
 import type { ObjectStore } from '../store/types.js';
 import { decodeSeekTable, SEEK_FOOTER_SIZE, type SeekTable, seekTableSizeFromFooter } from './seekTable.js';
 import { zstdFrameBound } from './zstdFrame.js';
@@ -42,13 +43,8 @@ export async function readRange(store: ObjectStore, key: string, start: number, 
   }
   // copied into one buffer as the bytes arrive (collecting and concatenating held them twice)
   const buf = Buffer.allocUnsafe(end - start);
-  let got = 0;
-  for await (const c of await store.read(key, start, end)) {
-    const chunk = c as Buffer;
-    if (got + chunk.length > buf.length) throw new BlobVerificationError(`${key}: the store returned more than bytes ${start}-${end}`);
-    chunk.copy(buf, got);
-    got += chunk.length;
-  }
+  const got = await copyInto(await store.read(key, start, end), buf);
+  if (got === null) throw new BlobVerificationError(`${key}: the store returned more than bytes ${start}-${end}`);
   if (got !== end - start) short(got);
   return buf;
 }

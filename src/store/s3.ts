@@ -26,6 +26,7 @@ import {
   DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, DEFAULT_RETRY, MIN_PART_SIZE, validateSseCustomerKey, type RetryLimits, type S3Options,
 } from './s3-options.js';
 import { PreconditionFailedError, type BlobWriter, type ObjectInfo, type ObjectStore, type PutCondition } from './types.js';
+import { copyInto } from './fileBytes.js';
 
 export { s3OptionsFrom, type S3Options } from './s3-options.js';
 
@@ -376,12 +377,8 @@ class S3ObjectStore implements S3Store, MultipartTarget {
     if (buf.length === 0) return buf;
     const first = await this.getRange(key, start, end, undefined);
     if (!first) throw new Error(`reading ${this.url(key)}: no such object`);
-    let got = 0;
-    for await (const chunk of this.resumingBody(key, first, start, start + Math.min(first.length, buf.length))) {
-      if (got + chunk.length > buf.length) throw new Error(`reading ${this.url(key)}: the server sent more than bytes ${start}-${end}`);
-      chunk.copy(buf, got);
-      got += chunk.length;
-    }
+    const got = await copyInto(this.resumingBody(key, first, start, start + Math.min(first.length, buf.length)), buf);
+    if (got === null) throw new Error(`reading ${this.url(key)}: the server sent more than bytes ${start}-${end}`);
     return got === buf.length ? buf : buf.subarray(0, got);
   }
 
