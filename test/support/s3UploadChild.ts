@@ -88,6 +88,12 @@ async function main(): Promise<void> {
     }
     emit({ written: args.size });
     await w.finish(hex, args.size, args.note);
+    if (args.note) {
+      // What publishWritten does after finish(note): publish the manifest, then let the journal
+      // forget the upload (until then it stays 'completing', for a resume to publish).
+      emit({ published: JSON.parse(args.note).key, manifest: args.note });
+      await w.published?.();
+    }
     emit({ finished: hex, by: 'writer' });
   }
   await store.close();
