@@ -91,8 +91,8 @@ test-oci: $(TESTDEPS)
 test-s3: $(TESTDEPS)
 	test/infra/with-rgw.sh node --test --test-concurrency=1 dist/test/s3/*.test.js
 
-test-docker: $(TESTDEPS)
-	test/infra/with-dockerd.sh node --test --test-concurrency=1 dist/test/docker/*.test.js
+test-docker: $(TESTDEPS) image
+	LAYERKEEP_RELEASE=$(CURDIR)/$(RELEASE) LAYERKEEP_IMAGE_ARCHIVE=$(CURDIR)/$(IMAGE) test/infra/with-dockerd.sh node --test --test-concurrency=1 dist/test/docker/*.test.js
 
 # The quick-start job: snapshot a real overlay upper dir into the embedded local store and
 # restore it on a "second host", then compare the two merged views.
@@ -129,13 +129,15 @@ test-release: release .cache/apt-test.done
 
 # Docker managed plugin (authz mode), its rootfs built from the release tarball
 PLUGIN_NAME ?= layerkeep:latest
-plugin: release
+plugin: $(RELEASE)
 	hooks/build-plugin.sh $(PLUGIN_NAME) $(RELEASE)
 
 # OCI image for the Kubernetes DaemonSet, from the release (no registry, no base image):
 # build/release/layerkeep-image.tar loads with `docker load` and `ctr images import`.
-image: release
-	scripts/build-image.sh $(RELEASE) build/release/layerkeep-image.tar
+IMAGE := build/release/layerkeep-image.tar
+image: $(IMAGE)
+$(IMAGE): $(RELEASE) scripts/build-image.sh scripts/image-archive.mjs scripts/rootfs.sh
+	scripts/build-image.sh $(RELEASE) $(IMAGE)
 
 # This host: build the release and run its installer (no test packages are installed).
 install: release

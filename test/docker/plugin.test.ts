@@ -1,5 +1,5 @@
 // End-to-end: the managed-plugin mode. A second private dockerd (no runtime wrapper) gets
-// layerkeep as a managed authorization plugin built by hooks/build-plugin.sh; a labelled
+// layerkeep as a managed authorization plugin built by hooks/build-plugin.sh from the release; a labelled
 // container's layer is captured at its held DELETE and restored at the held start of a new one.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -30,7 +30,9 @@ describe('Docker: managed authorization plugin mode', () => {
     dir = mkdtempSync(join(env.dockerdDir.replace(/\/[^/]+$/, ''), 'lkp-'));
     const exports = await sh('bash', [join(REPO, 'test/infra/dockerd-start.sh'), dir], { LK_DOCKERD_NO_WRAPPER: '1' });
     dockerHost = /DOCKER_HOST=(\S+)/.exec(exports)![1];
-    await sh('bash', [join(REPO, 'hooks/build-plugin.sh'), plugin], { DOCKER_HOST: dockerHost, DOCKER });
+    const release = process.env.LAYERKEEP_RELEASE;
+    assert.ok(release, 'LAYERKEEP_RELEASE must name the release tarball (make test-docker sets it)');
+    await sh('bash', [join(REPO, 'hooks/build-plugin.sh'), plugin, release], { DOCKER_HOST: dockerHost, DOCKER });
     mkdirSync(join(dir, 'lk-state'));
     mkdirSync(join(dir, 'lk-run'));
     await d(['plugin', 'set', plugin, `docker-root.source=${join(dir, 'data')}`, `docker-sock.source=${join(dir, 'docker.sock')}`,
