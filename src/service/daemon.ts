@@ -39,7 +39,12 @@ export interface Daemon {
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   // Check what can be checked before anything is opened or bound.
   const imagePolicy = parseImagePolicy(config['image-policy']);
+  // The API acts as root (it writes into any directory it is told): over TCP only clients that
+  // present a certificate signed by the configured CA may reach it (mutual TLS).
   if (config.listen && (!config['tls-cert'] || !config['tls-key'])) throw new Error('--listen needs --tls-cert and --tls-key (the TCP API is TLS only)');
+  if (config.listen && !config['tls-client-ca']) {
+    throw new Error('--listen needs --tls-client-ca: the TCP API acts as root and accepts only clients with a certificate signed by that CA (mutual TLS); without it anyone who reaches the port could write into any directory');
+  }
   if (!['auto', 'on', 'off'].includes(config.docker)) throw new Error(`invalid --docker=${config.docker}: use auto, on or off`);
   const shutdownMs = parseDuration(config['shutdown-timeout'], 'shutdown-timeout');
   const namePatterns = parsePatterns(config['name-patterns']);
@@ -148,8 +153,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     chmodSync(socket, 0o660);
     if (config['socket-group']) chownSync(socket, 0, resolveGroup(config['socket-group']));
     if (config.listen) {
-      const ca = config['tls-client-ca'] ? readFileSync(config['tls-client-ca']) : null;
-      const creds = grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(config['tls-cert']), private_key: readFileSync(config['tls-key']) }], !!ca);
+      const ca = readFileSync(config['tls-client-ca']);
+      // checkClientCertificate=true: a client without a certificate signed by `ca` fails the handshake.
+      const creds = grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(config['tls-cert']), private_key: readFileSync(config['tls-key']) }], true);
       tcpPort = await bind(server, config.listen, creds);
     }
     if (config['metrics-listen']) {
