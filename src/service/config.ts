@@ -26,6 +26,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'wrapper-runtimes', default: 'layerkeep', help: 'comma-separated Docker runtime names that are layerkeep-runc (their hooks capture; events do not)' },
   { name: 'capture-dir', default: '', help: 'staging for stop-time captures; hard links need it inside the mount of <docker-root>/overlay2 (default <docker-root>/overlay2/layerkeep-captures)' },
   { name: 'name-patterns', default: '', help: 'comma-separated globs: containers whose name matches are kept under key = name' },
+  { name: 'key-scope', default: 'namespace', help: 'keys from Kubernetes pod annotations: namespace (prefixed "<pod namespace>.") or none (as written; every namespace may name every key)' },
   { name: 'image-policy', default: 'refuse', help: 'restore onto a different image: refuse, warn, allow' },
   { name: 'authz-socket', default: '', help: 'serve the Docker authorization plugin protocol on this unix socket (managed plugin mode)' },
   { name: 'authz-timeout', default: '25s', help: 'longest hold of a Docker request by the authz plugin; then it is allowed (a start whose restore still runs is refused)' },

@@ -17,6 +17,8 @@ import type { HookDeps } from '../runtime/container-hooks.js';
 import { dockerClient, startDockerWatch, type DockerWatch } from '../runtime/docker-watch.js';
 import { parseImagePolicy } from '../runtime/image-policy.js';
 import { parsePatterns } from '../runtime/opt-in.js';
+import { parseKeyScope } from '../runtime/oci-facts.js';
+import type { VerifyOptions } from '../runtime/hook-verify.js';
 import { watchHookSpool } from '../runtime/hook-spool.js';
 import { parseDuration, type Config } from './config.js';
 import { createEventBus, type EventBus } from './events.js';
@@ -39,6 +41,7 @@ export interface Daemon {
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   // Check what can be checked before anything is opened or bound.
   const imagePolicy = parseImagePolicy(config['image-policy']);
+  const verify: VerifyOptions = { dockerRoot: config['docker-root'], keyScope: parseKeyScope(config['key-scope']) };
   // The API acts as root (it writes into any directory it is told): over TCP only clients that
   // present a certificate signed by the configured CA may reach it (mutual TLS).
   if (config.listen && (!config['tls-cert'] || !config['tls-key'])) throw new Error('--listen needs --tls-cert and --tls-key (the TCP API is TLS only)');
@@ -134,7 +137,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const server = new grpc.Server();
   const api = loadApi();
   server.addService(api.LayerKeep.service, createHandlers({
-    ctx, stateDir: config['state-dir'], events, metrics, captures, withKeyLock, hookDeps, startedAt: Date.now(),
+    ctx, stateDir: config['state-dir'], events, metrics, captures, withKeyLock, hookDeps, verify, startedAt: Date.now(),
     dockerConnected: () => docker?.connected() ?? false, draining: () => draining,
   }));
 
@@ -169,7 +172,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       docker = startDockerWatch({ docker: dockerClient(dockerHost), hookDeps, captures, log, wrapperRuntimes: parsePatterns(config['wrapper-runtimes']), dockerRoot: config['docker-root'] });
     }
     // The hooks' fast path (see hook-spool.ts); only useful where the wrapper runs.
-    if (!config['authz-socket']) spool = watchHookSpool({ runDir, dockerRoot: config['docker-root'], hookDeps, log });
+    if (!config['authz-socket']) spool = watchHookSpool({ runDir, verify, hookDeps, log });
     if (config['authz-socket']) {
       const { serveAuthz } = await import('../runtime/authz.js');
       authz = await serveAuthz({
