@@ -1,8 +1,8 @@
 // The daemon's gRPC API against a real daemon (in-process, unix socket, local directory store).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, symlinkSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,12 +45,12 @@ describe('gRPC API', () => {
     rmSync(base, { recursive: true, force: true });
   });
 
-  it('serves Health on a 0660 unix socket', async () => {
+  it('serves Health on a root-only (0600) unix socket', async () => {
     const h = await unary<object, { status: string; store: string; dockerConnected: boolean }>(client, client.Health as never, {});
     assert.equal(h.status, 'serving');
     assert.equal(h.store, `file://${join(base, 'store')}`);
     assert.equal(h.dockerConnected, false);
-    assert.equal(statSync(daemon.socket).mode & 0o777, 0o660);
+    assert.equal(statSync(daemon.socket).mode & 0o777, 0o600);
   });
 
   it('snapshots a dir, lists it, streams the restore with progress, and the restored tree is identical', async () => {
@@ -139,6 +139,66 @@ describe('gRPC API', () => {
   it('refuses to start a second daemon on a socket a live one serves', async () => {
     const { config } = loadConfig([`--socket=${daemon.socket}`, `--store=file://${join(base, 'store2')}`, `--state-dir=${join(base, 'state2')}`, `--run-dir=${join(base, 'run2')}`, '--docker=off'], {});
     await assert.rejects(startDaemon(config, jsonLogger('error', () => undefined)), /another process is serving on .*lk\.sock/);
+  });
+});
+
+describe('socket group: read-only calls on their own socket', () => {
+  it('lets an unprivileged group member read state but not write, and keeps the full API root-only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'layerkeep-group-'));
+    chmodSync(dir, 0o755);
+    const gid = 65534; // nogroup; the member is uid 65534 (nobody)
+    const { config } = loadConfig([`--socket=${join(dir, 'lk.sock')}`, `--store=file://${join(dir, 'store')}`, `--state-dir=${join(dir, 'state')}`,
+      `--run-dir=${join(dir, 'run')}`, '--docker=off', `--socket-group=${gid}`], {});
+    const d = await startDaemon(config, jsonLogger('error', () => undefined));
+    try {
+      assert.equal(d.readOnlySocket, join(dir, 'lk-ro.sock'));
+      assert.equal(statSync(d.socket).mode & 0o777, 0o600);
+      assert.equal(statSync(d.readOnlySocket!).mode & 0o777, 0o660);
+      assert.equal(statSync(d.readOnlySocket!).gid, gid);
+      // Root on the read-only socket: reads work, every writing call is refused.
+      const ro = createClient({ address: d.readOnlySocket! });
+      assert.equal((await unary<object, { status: string }>(ro, ro.Health as never, {})).status, 'serving');
+      await unary(ro, ro.ListKeys as never, {});
+      const src = join(dir, 'src');
+      mkdirSync(src);
+      writeFileSync(join(src, 'f'), 'x');
+      for (const [m, req] of [['Snapshot', { key: 'k', dir: src }], ['DeleteSnapshot', { key: 'k', manifestDigest: 'sha256:' + '0'.repeat(64) }], ['Gc', {}], ['PrepareStart', { containerId: 'x', ociState: '{}' }], ['CaptureStop', { containerId: 'x', ociState: '{}' }]] as const) {
+        await assert.rejects(unary(ro, (ro as unknown as Record<string, never>)[m], req), (e: grpc.ServiceError) => e.code === 7 && /not allowed on the read-only socket/.test(e.details), m);
+      }
+      await assert.rejects(new Promise((resolve, reject) => {
+        const s = ro.Restore({ key: 'k', dir: join(dir, 'out'), mode: 'apply' });
+        s.on('data', () => undefined);
+        s.on('error', reject);
+        s.on('end', resolve);
+      }), (e: grpc.ServiceError) => e.code === 7);
+      ro.close();
+      // A real unprivileged member of the group: reads through the read-only socket, cannot open the main one.
+      const script = `
+        const { createClient, unary } = await import(${JSON.stringify(new URL('../../src/service/client.js', import.meta.url).href)});
+        const out = {};
+        const ro = createClient({ address: ${JSON.stringify(d.readOnlySocket)} });
+        out.ro = (await unary(ro, ro.Health, {}, 5000)).status;
+        try { await unary(ro, ro.Snapshot, { key: 'k', dir: ${JSON.stringify(src)} }, 5000); out.roWrite = 'allowed'; } catch (e) { out.roWrite = e.code; }
+        const rw = createClient({ address: ${JSON.stringify(d.socket)} });
+        try { await unary(rw, rw.Health, {}, 5000); out.rw = 'allowed'; } catch (e) { out.rw = e.code; }
+        console.log(JSON.stringify(out));
+        process.exit(0);`;
+      // (async: the daemon answers from this process)
+      const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const c = spawn(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+        c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        c.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { ro: 'serving', roWrite: 7, rw: 14 });
+      assert.throws(() => statSync(join(dir, 'store', 'refs', 'k')), /ENOENT/);
+    } finally {
+      await d.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
