@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import type { Logger } from '../ops/types.js';
 import { restoreFailure, type GatheredFacts } from './container-facts.js';
 import { captureStop, prepareStart, type HookDeps } from './container-hooks.js';
+import { readDockerContainerConfig } from './docker-config.js';
 import { containerKey } from './opt-in.js';
 import { advertiseOciSpool, handleOciSpoolRequest } from './oci-spool.js';
 import { HookRefused, verifiedDockerFacts, type VerifyOptions } from './hook-verify.js';
@@ -41,6 +42,15 @@ export function watchHookSpool(opts: { runDir: string; verify: VerifyOptions; ho
     if (e instanceof HookRefused) opts.log.warn('hook request refused', { request: `${name}.${stage}`, reason: e.message });
   }
 
+  /** Whether dockerd's own record of `id` opts it in (false when there is none or it cannot be read). */
+  async function optedIn(id: string): Promise<boolean> {
+    try {
+      return !!containerKey(await readDockerContainerConfig(opts.verify.dockerRoot, id), opts.hookDeps.namePatterns());
+    } catch {
+      return false;
+    }
+  }
+
   async function start(id: string, text: string): Promise<{ code: number; text: string }> {
     let facts: GatheredFacts | undefined;
     let policy: 'fail' | 'start' = 'fail';
@@ -55,6 +65,9 @@ export function watchHookSpool(opts: { runDir: string; verify: VerifyOptions; ho
       return { code: 0, text: reply.action === 'restored' ? `layerkeep: ${reply.message}\n` : '' };
     } catch (e) {
       refused(id, 'start', e as Error);
+      // Wrapped only by the wrapper's pre-filter (name patterns pass every container): one that
+      // dockerd's record does not opt in never depends on layerkeep.
+      if (!facts && !(await optedIn(id))) return { code: 0, text: '' };
       opts.log.warn('start request failed', { container: id, error: (e as Error).message, policy });
       // The file name's id comes from runc's arguments: mark that run, so that its stop never
       // replaces the key's snapshot with a state-less layer.
@@ -71,6 +84,7 @@ export function watchHookSpool(opts: { runDir: string; verify: VerifyOptions; ho
       return { code: 0, text: '' };
     } catch (e) {
       refused(id, 'stop', e as Error);
+      if (!facts && !(await optedIn(id))) return { code: 0, text: '' };
       const who = facts ? `container ${facts.name || id.slice(0, 12)}` : `container ${id.slice(0, 12)}`;
       opts.log.error('stop request failed', { container: id, error: (e as Error).message });
       return { code: 1, text: `layerkeep: cannot capture the state of ${who} at stop: ${(e as Error).message}\n` };

@@ -34,7 +34,7 @@ function dockerContainer(dockerRoot: string, base: string, lower: string, name: 
   writeFileSync(join(dockerRoot, 'image', 'overlay2', 'layerdb', 'mounts', id, 'mount-id'), mountId);
   mkdirSync(join(dockerRoot, 'containers', id), { recursive: true });
   writeFileSync(join(dockerRoot, 'containers', id, 'config.v2.json'), JSON.stringify({
-    ID: id, Name: `/${name}`, Image: 'sha256:' + 'c'.repeat(64), Driver: 'overlay2', Config: { Labels: { 'layerkeep.key': key }, Image: 'busybox' },
+    ID: id, Name: `/${name}`, Image: 'sha256:' + 'c'.repeat(64), Driver: 'overlay2', Config: { Labels: key ? { 'layerkeep.key': key } : { other: 'layerkeep.key' }, Image: 'busybox' },
   }));
   const bundle = join(base, 'bundles', id);
   mkdirSync(bundle, { recursive: true });
@@ -141,6 +141,15 @@ describe('Docker hooks with hostile OCI state', () => {
     assert.match(wrongRoot.stderr, new RegExp(`refused: the root ${victim.merged} in bundle ${forged} is not container ${attacker.id}'s`));
     assert.match(daemon.logs(), /hook request refused.*is not the bundle of container/);
     assert.equal(currentSnapshot(daemon.storeDir, victim.key), victimSnap);
+  });
+
+  it('leaves a container that dockerd\'s record does not opt in alone, even when its request does not verify', async () => {
+    const plain = dockerContainer(dockerRoot, base, join(base, 'lower'), 'plain', '');
+    const refs = readdirSync(join(daemon.storeDir, 'refs')).sort();
+    const r = await hook(plain, JSON.stringify({ id: plain.id, status: 'stopped', bundle: victim.bundle }));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.deepEqual(readdirSync(join(daemon.storeDir, 'refs')).sort(), refs);
   });
 
   it('takes no facts from a gRPC hook call: labels and upper dir are the daemon\'s own, a call without OCI state is refused', async () => {
