@@ -2,13 +2,16 @@
 // The OCI hook shim layerkeep-runc installs. Runs as:
 //   hook-shim.js inject <bundle>/config.json <hook path> [--option=value ...]   (from the wrapper)
 //   hook-shim.js createRuntime|poststop [--option=value ...]                      (from runc, OCI state on stdin)
-// It gathers the facts from files only (config.json, config.v2.json, /proc/self/mountinfo) and
-// asks the daemon over gRPC; it never calls the Docker API, which would deadlock on its own container.
+// It reads files only (config.json, config.v2.json, /proc/self/mountinfo), and only to decide
+// whether the container is opted in at all; then it hands the raw OCI state to the daemon over
+// gRPC, which verifies the container itself (hook-verify.ts). It never calls the Docker API,
+// which would deadlock on its own container.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { DEFAULT_DOCKER_ROOT } from './docker-config.js';
 import { gather, type GatheredFacts } from './container-facts.js';
+import type { HookRequest } from './hook-calls.js';
 import { injectHooksIntoBundleConfig } from './oci.js';
 import { containerKey, parsePatterns } from './opt-in.js';
 import { restoreFailure } from './container-facts.js';
@@ -45,7 +48,7 @@ export function parseShimOptions(args: string[]): { opts: ShimOptions; passthrou
       opts.onRestoreError = v;
     } else if (name === 'restore-timeout') opts.restoreTimeout = positive(name, v);
     else if (name === 'capture-timeout') opts.captureTimeout = positive(name, v);
-    else if (name !== 'node') throw new Error(`unknown option --${name}`);
+    else if (name !== 'node' && name !== 'container-id') throw new Error(`unknown option --${name}`);
   }
   return { opts, passthrough };
 }
@@ -74,11 +77,11 @@ function namePatterns(runDir: string): string[] {
   }
 }
 
-async function callDaemon<T>(opts: ShimOptions, method: 'PrepareStart' | 'CaptureStop', facts: GatheredFacts, timeoutS: number): Promise<T> {
+async function callDaemon<T>(opts: ShimOptions, method: 'PrepareStart' | 'CaptureStop', request: HookRequest, timeoutS: number): Promise<T> {
   if (!existsSync(opts.socket)) throw new Error(`the layerkeep daemon is not running (no socket at ${opts.socket}); start it with \`layerkeep serve\``);
   const { hookCall, HookCallError } = await import('./hook-client.js');
   try {
-    return await hookCall<T>(opts.socket, method, facts, timeoutS * 1000);
+    return await hookCall<T>(opts.socket, method, request, timeoutS * 1000);
   } catch (e) {
     if (!(e instanceof HookCallError)) throw e;
     if (e.code === 14) throw new Error(`the layerkeep daemon at ${opts.socket} is not reachable (${e.message}); start it with \`layerkeep serve\``);
@@ -97,7 +100,8 @@ async function createRuntime(opts: ShimOptions, stateText: string): Promise<numb
     // Labels, or the name patterns the daemon published: a container neither opts in needs
     // nothing (and must not depend on the daemon being up).
     if (!containerKey(facts, namePatterns(opts.runDir))) return 0;
-    const reply = await callDaemon<{ action: string; message: string }>(opts, 'PrepareStart', facts, opts.restoreTimeout);
+    const request: HookRequest = { containerId: facts.containerId, runtime: 'docker', ociState: stateText };
+    const reply = await callDaemon<{ action: string; message: string }>(opts, 'PrepareStart', request, opts.restoreTimeout);
     if (reply.action === 'restored') process.stderr.write(`layerkeep: ${reply.message}\n`);
     return 0;
   } catch (e) {
@@ -110,9 +114,10 @@ async function createRuntime(opts: ShimOptions, stateText: string): Promise<numb
 async function poststop(opts: ShimOptions): Promise<number> {
   let facts: GatheredFacts | undefined;
   try {
-    facts = await gather(opts, await readStdin());
+    const stateText = await readStdin();
+    facts = await gather(opts, stateText);
     if (!containerKey(facts, namePatterns(opts.runDir))) return 0;
-    await callDaemon(opts, 'CaptureStop', facts, Math.max(1, opts.captureTimeout - 2));
+    await callDaemon(opts, 'CaptureStop', { containerId: facts.containerId, runtime: 'docker', ociState: stateText }, Math.max(1, opts.captureTimeout - 2));
     return 0;
   } catch (e) {
     const who = facts ? `container ${facts.name || facts.containerId.slice(0, 12)}` : 'container';
@@ -134,7 +139,7 @@ export async function main(argv: string[]): Promise<number> {
   if (cmd === 'oci') {
     // OCI-annotation mode (oci-hooks.d for Podman/CRI-O, runc/crun bundles): see oci-hook.ts.
     const { ociHook } = await import('./oci-hook.js');
-    return ociHook(opts, await readStdin(), (method, facts, timeoutS) => callDaemon(opts, method, facts, timeoutS));
+    return ociHook(opts, await readStdin(), (method, request, timeoutS) => callDaemon(opts, method, request, timeoutS));
   }
   if (cmd === 'createRuntime') return createRuntime(opts, await readStdin());
   if (cmd === 'poststop') return poststop(opts);

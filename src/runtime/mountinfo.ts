@@ -41,11 +41,16 @@ export function mountAt(mounts: MountInfo[], path: string): MountInfo | undefine
   return found;
 }
 
-/** Value of one overlay option. Commas inside paths are escaped as "\," by the kernel. */
+/**
+ * Value of one overlay option. The kernel escapes the separators inside values (seq_show_option:
+ * "," as \054, "=" as \075, some tools write "\,"), so the raw text is split first and only then
+ * is each value decoded: a lowerdir containing "\054upperdir=/etc" stays part of the lowerdir.
+ */
 export function overlayOption(superOptions: string, name: string): string | undefined {
-  const parts = unescapeOctal(superOptions).split(/(?<!\\),/);
-  for (const p of parts) {
-    if (p.startsWith(name + '=')) return p.slice(name.length + 1).replace(/\\,/g, ',').replace(/\\\\/g, '\\');
+  for (const p of superOptions.split(/(?<!\\),/)) {
+    const eq = p.indexOf('=');
+    if (eq < 0 || p.slice(0, eq) !== name) continue;
+    return p.slice(eq + 1).replace(/\\([0-7]{3}|,|\\)/g, (_m, e: string) => (e.length === 3 ? String.fromCharCode(parseInt(e, 8)) : e));
   }
   return undefined;
 }

@@ -64,12 +64,37 @@ function containerName(id: string, a: Record<string, string>): string {
   return /^[0-9a-f]{64}$/.test(id) ? id.slice(0, 12) : id;
 }
 
-/** The image, where the runtime says: io.layerkeep.image, CRI-O's ImageRef/ImageName; else unknown (image policy then matches anything). */
+/**
+ * The image, as the runtime records it: CRI-O's ImageRef/ImageName annotations (set by CRI-O
+ * itself), else unknown here (containers/storage's record fills it in, see hook-verify.ts). A
+ * user-set annotation never names the image: it would let a container pass the image policy.
+ */
 function containerImage(a: Record<string, string>): { id: string; name: string } {
-  return {
-    id: a['io.layerkeep.image'] ?? a['io.kubernetes.cri-o.ImageRef'] ?? '',
-    name: a['io.kubernetes.cri-o.ImageName'] ?? a['io.layerkeep.image'] ?? '',
-  };
+  return { id: a['io.kubernetes.cri-o.ImageRef'] ?? '', name: a['io.kubernetes.cri-o.ImageName'] ?? '' };
+}
+
+/**
+ * Key scoping: under Kubernetes anyone who may create a pod may set its annotations, so a key
+ * from an annotation is put under the pod's namespace ("<namespace>.<key>"; namespaces have no
+ * dots) and one tenant cannot name another's key. 'none' (daemon option key-scope) keeps keys as
+ * written, for clusters where every namespace is trusted alike.
+ */
+export type KeyScope = 'namespace' | 'none';
+
+export function parseKeyScope(v: string): KeyScope {
+  if (v === 'namespace' || v === 'none') return v;
+  throw new Error(`invalid key-scope ${JSON.stringify(v)}: use namespace or none`);
+}
+
+function scopedKey(key: string, own: Record<string, string>, scope: KeyScope, name: string): string {
+  // Run for a Kubernetes pod (CRI-O sets these; Podman's own io.kubernetes.cri-o.* do not count).
+  const pod = ['io.kubernetes.pod.namespace', 'io.kubernetes.pod.name', 'io.kubernetes.pod.uid'].some((k) => k in own);
+  if (scope === 'none' || !pod) return key;
+  const ns = own['io.kubernetes.pod.namespace'];
+  if (!ns || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) {
+    throw new Error(`container ${name} is run by Kubernetes but has no usable pod namespace (io.kubernetes.pod.namespace=${JSON.stringify(ns ?? '')}): its key cannot be scoped (key-scope=namespace)`);
+  }
+  return `${ns}.${key}`;
 }
 
 /** What the state and config.json say, before anything is checked on disk. */
@@ -82,7 +107,7 @@ export interface OciContainer {
   name: string;
 }
 
-export function readOciContainer(stateText: string): OciContainer {
+export function readOciContainer(stateText: string, opts: { keyScope?: KeyScope } = {}): OciContainer {
   const state = parseOciState(stateText);
   const spec = readSpec(state.bundle);
   const specAnnotations = (spec.annotations ?? {}) as Record<string, string>;
@@ -97,6 +122,7 @@ export function readOciContainer(stateText: string): OciContainer {
   const k8sName = own['io.kubernetes.container.name'];
   const perContainer = k8sName ? annotations[`${ANNOTATION_KEY}.${k8sName}`] : undefined;
   if (perContainer) labels['layerkeep.key'] = perContainer;
+  if (labels['layerkeep.key']) labels['layerkeep.key'] = scopedKey(labels['layerkeep.key'], own, opts.keyScope ?? 'namespace', name);
   return { state, spec, annotations, labels, name };
 }
 

@@ -4,9 +4,11 @@
 // dir from the overlay mounted at root.path. Same policies as the Docker mode: a failed restore
 // refuses the start unless on-restore-error=start (option, or annotation
 // io.layerkeep.on-restore-error); every message names the container and the reason.
-import type { GatheredFacts } from './container-facts.js';
+// The hook only decides whether the container is opted in at all (so that others never depend on
+// the daemon); it hands the raw state to the daemon, which verifies it (hook-verify.ts).
 import { restoreFailure } from './container-facts.js';
-import { ociFacts, ociStage, readOciContainer, type OciContainer } from './oci-facts.js';
+import type { HookRequest } from './hook-calls.js';
+import { ociStage, readOciContainer, type OciContainer } from './oci-facts.js';
 import { containerKey } from './opt-in.js';
 
 export interface OciHookOptions {
@@ -17,7 +19,7 @@ export interface OciHookOptions {
 }
 
 /** The shim's daemon call (gRPC over the unix socket), with its error messages. */
-export type DaemonCall = <T>(method: 'PrepareStart' | 'CaptureStop', facts: GatheredFacts, timeoutS: number) => Promise<T>;
+export type DaemonCall = <T>(method: 'PrepareStart' | 'CaptureStop', request: HookRequest, timeoutS: number) => Promise<T>;
 
 /** Runs the hook and writes its message to stderr; returns the exit code. */
 export async function ociHook(opts: OciHookOptions, stateText: string, call: DaemonCall): Promise<number> {
@@ -39,12 +41,13 @@ export async function ociHookResult(opts: OciHookOptions, stateText: string, cal
     // Only the annotation opts in (name patterns are a Docker-name feature): no key, no work,
     // and no dependence on the daemon.
     if (!containerKey(c)) return { code: 0, text: '' };
+    const request: HookRequest = { containerId: c.state.id, runtime: 'oci', ociState: stateText };
     if (stage === 'createRuntime') {
-      const reply = await call<{ action: string; message: string }>('PrepareStart', ociFacts(c), opts.restoreTimeout);
+      const reply = await call<{ action: string; message: string }>('PrepareStart', request, opts.restoreTimeout);
       return { code: 0, text: reply.action === 'restored' ? `layerkeep: ${reply.message}\n` : '' };
     }
     // poststop: the capture is a link copy; packing and upload go on in the daemon afterwards.
-    await call('CaptureStop', ociFacts(c, { unmountedOk: true }), Math.max(1, opts.captureTimeout - 2));
+    await call('CaptureStop', request, Math.max(1, opts.captureTimeout - 2));
     return { code: 0, text: '' };
   } catch (e) {
     if (stage === 'poststop') {

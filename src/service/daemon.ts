@@ -17,8 +17,11 @@ import type { HookDeps } from '../runtime/container-hooks.js';
 import { dockerClient, startDockerWatch, type DockerWatch } from '../runtime/docker-watch.js';
 import { parseImagePolicy } from '../runtime/image-policy.js';
 import { parsePatterns } from '../runtime/opt-in.js';
+import { parseKeyScope } from '../runtime/oci-facts.js';
+import type { VerifyOptions } from '../runtime/hook-verify.js';
 import { watchHookSpool } from '../runtime/hook-spool.js';
 import { parseDuration, type Config } from './config.js';
+import { parseBool, readOnlyHandlers, readOnlySocketPath } from './access.js';
 import { createEventBus, type EventBus } from './events.js';
 import { createHandlers, pendingUploads } from './handlers.js';
 import { createKeyLock } from './key-lock.js';
@@ -30,6 +33,8 @@ export interface Daemon {
   events: EventBus;
   captures: CaptureManager;
   socket: string;
+  /** The socket group's read-only socket, when served. */
+  readOnlySocket?: string;
   /** host:port actually bound for --listen / --metrics-listen (port 0 resolved). */
   tcpPort?: number;
   metricsPort?: number;
@@ -39,9 +44,18 @@ export interface Daemon {
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   // Check what can be checked before anything is opened or bound.
   const imagePolicy = parseImagePolicy(config['image-policy']);
+  const verify: VerifyOptions = { dockerRoot: config['docker-root'], keyScope: parseKeyScope(config['key-scope']) };
+  // The API acts as root (it writes into any directory it is told): over TCP only clients that
+  // present a certificate signed by the configured CA may reach it (mutual TLS).
   if (config.listen && (!config['tls-cert'] || !config['tls-key'])) throw new Error('--listen needs --tls-cert and --tls-key (the TCP API is TLS only)');
+  if (config.listen && !config['tls-client-ca']) {
+    throw new Error('--listen needs --tls-client-ca: the TCP API acts as root and accepts only clients with a certificate signed by that CA (mutual TLS); without it anyone who reaches the port could write into any directory');
+  }
   if (!['auto', 'on', 'off'].includes(config.docker)) throw new Error(`invalid --docker=${config.docker}: use auto, on or off`);
   const shutdownMs = parseDuration(config['shutdown-timeout'], 'shutdown-timeout');
+  const groupWrites = parseBool(config['socket-group-writes'], 'socket-group-writes');
+  const roSocket = readOnlySocketPath(config);
+  const group = config['socket-group'] ? resolveGroup(config['socket-group']) : 0;
   const namePatterns = parsePatterns(config['name-patterns']);
   const runDir = config['run-dir'];
   mkdirSync(runDir, { recursive: true, mode: 0o755 });
@@ -128,10 +142,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let draining = false;
   const server = new grpc.Server();
   const api = loadApi();
-  server.addService(api.LayerKeep.service, createHandlers({
-    ctx, stateDir: config['state-dir'], events, metrics, captures, withKeyLock, hookDeps, startedAt: Date.now(),
+  const handlers = createHandlers({
+    ctx, stateDir: config['state-dir'], events, metrics, captures, withKeyLock, hookDeps, verify, startedAt: Date.now(),
     dockerConnected: () => docker?.connected() ?? false, draining: () => draining,
-  }));
+  });
+  server.addService(api.LayerKeep.service, handlers);
+  // The socket group's access (access.ts): read-only calls on their own socket.
+  const roServer = roSocket ? new grpc.Server() : undefined;
+  roServer?.addService(api.LayerKeep.service, readOnlyHandlers(handlers));
 
   const socket = config.socket;
   // From here on a failure must release what was opened, or the process would not exit.
@@ -145,11 +163,23 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   try {
     await prepareSocketPath(socket);
     await bind(server, `unix:${socket}`, grpc.ServerCredentials.createInsecure());
-    chmodSync(socket, 0o660);
-    if (config['socket-group']) chownSync(socket, 0, resolveGroup(config['socket-group']));
+    // The full API writes into any directory as root: root only, unless the group is given writes on purpose.
+    if (groupWrites && config['socket-group']) {
+      chownSync(socket, 0, group);
+      chmodSync(socket, 0o660);
+    } else {
+      chmodSync(socket, 0o600);
+    }
+    if (roServer) {
+      await prepareSocketPath(roSocket);
+      await bind(roServer, `unix:${roSocket}`, grpc.ServerCredentials.createInsecure());
+      chownSync(roSocket, 0, group);
+      chmodSync(roSocket, 0o660);
+    }
     if (config.listen) {
-      const ca = config['tls-client-ca'] ? readFileSync(config['tls-client-ca']) : null;
-      const creds = grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(config['tls-cert']), private_key: readFileSync(config['tls-key']) }], !!ca);
+      const ca = readFileSync(config['tls-client-ca']);
+      // checkClientCertificate=true: a client without a certificate signed by `ca` fails the handshake.
+      const creds = grpc.ServerCredentials.createSsl(ca, [{ cert_chain: readFileSync(config['tls-cert']), private_key: readFileSync(config['tls-key']) }], true);
       tcpPort = await bind(server, config.listen, creds);
     }
     if (config['metrics-listen']) {
@@ -163,7 +193,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       docker = startDockerWatch({ docker: dockerClient(dockerHost), hookDeps, captures, log, wrapperRuntimes: parsePatterns(config['wrapper-runtimes']), dockerRoot: config['docker-root'] });
     }
     // The hooks' fast path (see hook-spool.ts); only useful where the wrapper runs.
-    if (!config['authz-socket']) spool = watchHookSpool({ runDir, dockerRoot: config['docker-root'], hookDeps, log });
+    if (!config['authz-socket']) spool = watchHookSpool({ runDir, verify, hookDeps, log });
     if (config['authz-socket']) {
       const { serveAuthz } = await import('../runtime/authz.js');
       authz = await serveAuthz({
@@ -177,16 +207,17 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     spool?.close();
     captures.stop();
     server.forceShutdown();
+    roServer?.forceShutdown();
     await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
     await Promise.race([resumed, sleep(1000)]);
     await closeContext(ctx).catch(() => undefined);
     throw e;
   }
-  log.info('layerkeep daemon serving', { socket, store: ctx.store.description, stateDir: config['state-dir'], docker: !!docker, authz: config['authz-socket'] || undefined, tcpPort, metricsPort });
+  log.info('layerkeep daemon serving', { socket, readOnlySocket: roSocket || undefined, store: ctx.store.description, stateDir: config['state-dir'], docker: !!docker, authz: config['authz-socket'] || undefined, tcpPort, metricsPort });
 
   let closing: Promise<void> | undefined;
   return {
-    ctx, events, captures, socket, tcpPort, metricsPort,
+    ctx, events, captures, socket, readOnlySocket: roSocket || undefined, tcpPort, metricsPort,
     close() {
       closing ??= (async () => {
         draining = true;
@@ -202,6 +233,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
           const t = setTimeout(() => { server.forceShutdown(); resolve(); }, 2000);
           server.tryShutdown(() => { clearTimeout(t); resolve(); });
         });
+        roServer?.forceShutdown();
+        if (roSocket) rmSync(roSocket, { force: true });
         await new Promise<void>((r) => (metricsServer ? metricsServer.close(() => r()) : r()));
         rmSync(socket, { force: true });
         rmSync(join(runDir, 'layerkeep.pid'), { force: true });

@@ -11,7 +11,9 @@ import { gc } from '../ops/gc.js';
 import { status as uploadStatus } from '../ops/status.js';
 import { getKey } from '../state/snapshots.js';
 import { deleteSnapshot } from './delete-snapshot.js';
-import { captureStop, prepareStart, type HookDeps } from '../runtime/container-hooks.js';
+import type { HookDeps } from '../runtime/container-hooks.js';
+import { verifiedHookCall } from '../runtime/hook-calls.js';
+import type { VerifyOptions } from '../runtime/hook-verify.js';
 import { containersOfKey } from '../runtime/containers-table.js';
 import type { CaptureManager } from '../runtime/capture.js';
 import type { OpsContext } from '../ops/types.js';
@@ -30,6 +32,8 @@ export interface HandlerDeps {
   captures: CaptureManager;
   withKeyLock: KeyLock;
   hookDeps: HookDeps;
+  /** How hook calls are verified (docker root, key scope). */
+  verify: VerifyOptions;
   startedAt: number;
   dockerConnected: () => boolean;
   /** Set while shutting down: new work is refused. */
@@ -195,21 +199,15 @@ export function createHandlers(deps: HandlerDeps): LayerKeepHandlers {
       call.on('error', stop);
     },
 
+    // Hook calls: the daemon verifies the container from the OCI state itself (hook-calls.ts).
     PrepareStart: unary(deps, async (req) => {
-      const r = await prepareStart(deps.hookDeps, {
-        containerId: req.containerId, runtime: req.runtime || 'docker', name: req.name, labels: req.labels,
-        image: { id: req.image?.id ?? '', name: req.image?.name ?? '' }, mergedDir: req.mergedDir, upperDir: req.upperDir,
-        mountDestinations: req.mountDestinations,
-      }, 'apply');
+      const r = await verifiedHookCall(deps.hookDeps, deps.verify, 'PrepareStart', { containerId: req.containerId, runtime: req.runtime, ociState: req.ociState });
       return r;
     }),
 
     CaptureStop: unary(deps, async (req) => {
       const t0 = Date.now();
-      const r = await captureStop(deps.hookDeps, {
-        containerId: req.containerId, runtime: req.runtime || 'docker', name: req.name, labels: req.labels,
-        image: { id: req.image?.id ?? '', name: req.image?.name ?? '' }, upperDir: req.upperDir,
-      });
+      const r = await verifiedHookCall(deps.hookDeps, deps.verify, 'CaptureStop', { containerId: req.containerId, runtime: req.runtime, ociState: req.ociState });
       metrics.captureSeconds.observe((Date.now() - t0) / 1000);
       return { action: r.action, key: r.key, captureId: r.captureId, entries: 0, message: r.message };
     }),

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { busyboxRootfs, type Daemon, HOOK, mustRun, refNames, REPO, requireTool, run, startDaemon, tempDir, uniq, waitForSnapshot } from './helpers.js';
+import { busyboxRootfs, currentSnapshot, type Daemon, HOOK, mustRun, refNames, REPO, requireTool, run, startDaemon, tempDir, uniq, waitForSnapshot } from './helpers.js';
 
 const podman = requireTool('podman', 'podman');
 const IMAGE = 'localhost/layerkeep-oci-busybox:test';
@@ -55,6 +55,31 @@ describe('Podman with layerkeep in oci-hooks.d', () => {
       'cat /root/note; ls /etc/image-file.txt 2>/dev/null || echo image-file-gone; ls /srv/image-dir']);
     assert.equal(second.code, 0, second.stderr);
     assert.equal(second.stdout, 'kept\nimage-file-gone\nb.txt\n');
+  });
+
+  it('keeps containers apart when one carries annotations id=<other id> and bundle=<other bundle>', async () => {
+    const victimKey = uniq('victim');
+    const victimName = uniq('victim');
+    try {
+      const v = await podmanRun(['--name', victimName, '--annotation', `io.layerkeep.key=${victimKey}`, IMAGE, 'sh', '-c', 'echo secret > /root/secret']);
+      assert.equal(v.code, 0, v.stderr);
+      const victimSnap = await waitForSnapshot(daemon.storeDir, victimKey);
+      const victimId = (await mustRun(podman, ['inspect', '--format', '{{.Id}}', victimName])).stdout.trim();
+      const graph = (await mustRun(podman, ['info', '--format', '{{.Store.GraphRoot}}'])).stdout.trim();
+      const victimBundle = join(graph, 'overlay-containers', victimId, 'userdata');
+
+      const attackerKey = uniq('attacker');
+      const a = await podmanRun(['--rm', '--annotation', `io.layerkeep.key=${attackerKey}`, '--annotation', `id=${victimId}`,
+        '--annotation', `bundle=${victimBundle}`, IMAGE, 'sh', '-c', 'echo mine > /root/mine']);
+      assert.equal(a.code, 0, `the attacker's own start and stop must work: ${a.stderr}`);
+      await waitForSnapshot(daemon.storeDir, attackerKey);
+      assert.equal(currentSnapshot(daemon.storeDir, victimKey), victimSnap, 'the victim\'s snapshot was replaced');
+      const check = await podmanRun(['--rm', '--annotation', `io.layerkeep.key=${attackerKey}`, IMAGE, 'ls', '/root']);
+      assert.equal(check.code, 0, check.stderr);
+      assert.equal(check.stdout, 'mine\n');
+    } finally {
+      await run(podman, ['rm', '-f', victimName]);
+    }
   });
 
   it('leaves a container without the annotation alone: no hook call, no snapshot, its own layer intact', async () => {

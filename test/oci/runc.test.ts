@@ -25,11 +25,11 @@ describe('runc bundle with layerkeep OCI hooks', () => {
     await daemon?.stop();
   });
 
-  async function runContainer(name: string, key: string | undefined, script: string, hookArgs = daemon.hookArgs): Promise<{ code: number; stdout: string; stderr: string; merged: string; upper: string }> {
+  async function runContainer(name: string, key: string | undefined, script: string, hookArgs = daemon.hookArgs, annotations: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string; merged: string; upper: string }> {
     const dir = join(base, name);
     const { merged, upper } = overlayMount(lower, dir);
     await writeBundle(runc, join(dir, 'bundle'), merged, script, {
-      annotations: key ? { 'io.layerkeep.key': key } : {},
+      annotations: { ...(key ? { 'io.layerkeep.key': key } : {}), ...annotations },
       hooks: layerkeepHooks(hookArgs),
     });
     const r = await run(runc, ['--root', runcRoot, 'run', '--bundle', join(dir, 'bundle'), name]);
@@ -74,6 +74,40 @@ describe('runc bundle with layerkeep OCI hooks', () => {
       if (had) writeFileSync(marker, had);
     }
   });
+
+  // runc puts the container's annotations last in the OCI state, after id and bundle: a parser that
+  // takes the last "id"/"bundle" it sees is steered by them.
+  for (const path of ['spool', 'grpc'] as const) {
+    it(`keeps containers apart when one carries annotations id=<other id> and bundle=<other bundle> (${path})`, async () => {
+      const marker = join(daemon.runDir, 'spool', 'oci.ready');
+      const had = existsSync(marker) ? readFileSync(marker) : undefined;
+      if (path === 'grpc') rmSync(marker, { force: true });
+      try {
+        const victimKey = uniq('victim');
+        const victimName = uniq('victim');
+        const v = await runContainer(victimName, victimKey, 'echo secret > /root/secret');
+        assert.equal(v.code, 0, v.stderr);
+        const victimSnap = await waitForSnapshot(daemon.storeDir, victimKey);
+        unmount(v.merged);
+
+        const attackerKey = uniq('attacker');
+        const a = await runContainer(uniq('attacker'), attackerKey, 'echo mine > /root/mine', daemon.hookArgs,
+          { id: victimName, bundle: join(base, victimName, 'bundle') });
+        assert.equal(a.code, 0, `the attacker's own start and stop must work: ${a.stderr}`);
+        await waitForSnapshot(daemon.storeDir, attackerKey);
+        unmount(a.merged);
+        assert.equal(currentSnapshot(daemon.storeDir, victimKey), victimSnap, 'the victim\'s snapshot was replaced');
+
+        // What each key restores: its own container's files only.
+        const check = await runContainer(uniq('check'), attackerKey, 'ls /root');
+        assert.equal(check.code, 0, check.stderr);
+        assert.equal(check.stdout, 'mine\n');
+        unmount(check.merged);
+      } finally {
+        if (had) writeFileSync(marker, had);
+      }
+    });
+  }
 
   it('runs a container without the annotation untouched, without asking the daemon', async () => {
     const refsBefore = refNames(daemon.storeDir).length;

@@ -1,8 +1,8 @@
 // The daemon's gRPC API against a real daemon (in-process, unix socket, local directory store).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, symlinkSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,12 +45,12 @@ describe('gRPC API', () => {
     rmSync(base, { recursive: true, force: true });
   });
 
-  it('serves Health on a 0660 unix socket', async () => {
+  it('serves Health on a root-only (0600) unix socket', async () => {
     const h = await unary<object, { status: string; store: string; dockerConnected: boolean }>(client, client.Health as never, {});
     assert.equal(h.status, 'serving');
     assert.equal(h.store, `file://${join(base, 'store')}`);
     assert.equal(h.dockerConnected, false);
-    assert.equal(statSync(daemon.socket).mode & 0o777, 0o660);
+    assert.equal(statSync(daemon.socket).mode & 0o777, 0o600);
   });
 
   it('snapshots a dir, lists it, streams the restore with progress, and the restored tree is identical', async () => {
@@ -142,29 +142,133 @@ describe('gRPC API', () => {
   });
 });
 
-describe('gRPC over TCP with TLS', () => {
-  it('serves the API on --listen with the given certificate, and refuses clients without a trusted one', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'layerkeep-tls-'));
-    const cert = join(dir, 'cert.pem');
-    const key = join(dir, 'key.pem');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+describe('socket group: read-only calls on their own socket', () => {
+  it('lets an unprivileged group member read state but not write, and keeps the full API root-only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'layerkeep-group-'));
+    chmodSync(dir, 0o755);
+    const gid = 65534; // nogroup; the member is uid 65534 (nobody)
     const { config } = loadConfig([`--socket=${join(dir, 'lk.sock')}`, `--store=file://${join(dir, 'store')}`, `--state-dir=${join(dir, 'state')}`,
-      `--run-dir=${join(dir, 'run')}`, '--docker=off', '--listen=127.0.0.1:0', `--tls-cert=${cert}`, `--tls-key=${key}`], {});
+      `--run-dir=${join(dir, 'run')}`, '--docker=off', `--socket-group=${gid}`], {});
+    const d = await startDaemon(config, jsonLogger('error', () => undefined));
+    try {
+      assert.equal(d.readOnlySocket, join(dir, 'lk-ro.sock'));
+      assert.equal(statSync(d.socket).mode & 0o777, 0o600);
+      assert.equal(statSync(d.readOnlySocket!).mode & 0o777, 0o660);
+      assert.equal(statSync(d.readOnlySocket!).gid, gid);
+      // Root on the read-only socket: reads work, every writing call is refused.
+      const ro = createClient({ address: d.readOnlySocket! });
+      assert.equal((await unary<object, { status: string }>(ro, ro.Health as never, {})).status, 'serving');
+      await unary(ro, ro.ListKeys as never, {});
+      const src = join(dir, 'src');
+      mkdirSync(src);
+      writeFileSync(join(src, 'f'), 'x');
+      for (const [m, req] of [['Snapshot', { key: 'k', dir: src }], ['DeleteSnapshot', { key: 'k', manifestDigest: 'sha256:' + '0'.repeat(64) }], ['Gc', {}], ['PrepareStart', { containerId: 'x', ociState: '{}' }], ['CaptureStop', { containerId: 'x', ociState: '{}' }]] as const) {
+        await assert.rejects(unary(ro, (ro as unknown as Record<string, never>)[m], req), (e: grpc.ServiceError) => e.code === 7 && /not allowed on the read-only socket/.test(e.details), m);
+      }
+      await assert.rejects(new Promise((resolve, reject) => {
+        const s = ro.Restore({ key: 'k', dir: join(dir, 'out'), mode: 'apply' });
+        s.on('data', () => undefined);
+        s.on('error', reject);
+        s.on('end', resolve);
+      }), (e: grpc.ServiceError) => e.code === 7);
+      ro.close();
+      // A real unprivileged member of the group: reads through the read-only socket, cannot open the main one.
+      const script = `
+        const { createClient, unary } = await import(${JSON.stringify(new URL('../../src/service/client.js', import.meta.url).href)});
+        const out = {};
+        const ro = createClient({ address: ${JSON.stringify(d.readOnlySocket)} });
+        out.ro = (await unary(ro, ro.Health, {}, 5000)).status;
+        try { await unary(ro, ro.Snapshot, { key: 'k', dir: ${JSON.stringify(src)} }, 5000); out.roWrite = 'allowed'; } catch (e) { out.roWrite = e.code; }
+        const rw = createClient({ address: ${JSON.stringify(d.socket)} });
+        try { await unary(rw, rw.Health, {}, 5000); out.rw = 'allowed'; } catch (e) { out.rw = e.code; }
+        console.log(JSON.stringify(out));
+        process.exit(0);`;
+      // (async: the daemon answers from this process)
+      const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+        const c = spawn(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid });
+        let stdout = '';
+        let stderr = '';
+        c.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+        c.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        c.on('close', (status) => resolve({ status, stdout, stderr }));
+      });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), { ro: 'serving', roWrite: 7, rw: 14 });
+      assert.throws(() => statSync(join(dir, 'store', 'refs', 'k')), /ENOENT/);
+    } finally {
+      await d.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('gRPC over TCP with mutual TLS', () => {
+  // A CA, a server certificate and a client certificate it signed, and a client certificate of
+  // another (self-signed) authority, all made with openssl.
+  function pki(dir: string): { ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string; rogueCert: string; rogueKey: string } {
+    const f = (n: string): string => join(dir, n);
+    const ossl = (args: string[]): void => { execFileSync('openssl', args, { stdio: 'ignore' }); };
+    ossl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=layerkeep test CA', '-keyout', f('ca.key'), '-out', f('ca.pem')]);
+    writeFileSync(f('server.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+    ossl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', f('server.key'), '-out', f('server.csr')]);
+    ossl(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-extfile', f('server.ext'), '-out', f('server.pem')]);
+    ossl(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=operator', '-keyout', f('client.key'), '-out', f('client.csr')]);
+    ossl(['x509', '-req', '-in', f('client.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '1', '-out', f('client.pem')]);
+    ossl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=intruder', '-keyout', f('rogue.key'), '-out', f('rogue.pem')]);
+    return { ca: f('ca.pem'), serverCert: f('server.pem'), serverKey: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key'), rogueCert: f('rogue.pem'), rogueKey: f('rogue.key') };
+  }
+
+  it('refuses to start --listen without --tls-client-ca (or without a certificate)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'layerkeep-tls-'));
+    try {
+      const p = pki(dir);
+      const common = [`--store=file://${join(dir, 'store')}`, '--docker=off', '--listen=127.0.0.1:0'];
+      const noCa = loadConfig([`--socket=${join(dir, 'a.sock')}`, `--state-dir=${join(dir, 'sa')}`, `--run-dir=${join(dir, 'ra')}`, ...common, `--tls-cert=${p.serverCert}`, `--tls-key=${p.serverKey}`], {});
+      await assert.rejects(startDaemon(noCa.config, jsonLogger('error', () => undefined)), /--listen needs --tls-client-ca.*mutual TLS/);
+      assert.throws(() => statSync(join(dir, 'a.sock')), /ENOENT/, 'nothing may be served when the configuration is refused');
+      const noTls = loadConfig([`--socket=${join(dir, 'b.sock')}`, `--state-dir=${join(dir, 'sb')}`, `--run-dir=${join(dir, 'rb')}`, ...common], {});
+      await assert.rejects(startDaemon(noTls.config, jsonLogger('error', () => undefined)), /--listen needs --tls-cert and --tls-key/);
+      // The CLI says so and exits non-zero.
+      const r = spawnSync(process.execPath, [MAIN, 'serve', `--socket=${join(dir, 'c.sock')}`, `--state-dir=${join(dir, 'sc')}`, `--run-dir=${join(dir, 'rc')}`, ...common, `--tls-cert=${p.serverCert}`, `--tls-key=${p.serverKey}`], { encoding: 'utf8' });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, /--listen needs --tls-client-ca/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('serves clients with a certificate signed by the client CA and rejects clients without one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'layerkeep-tls-'));
+    const p = pki(dir);
+    const { config } = loadConfig([`--socket=${join(dir, 'lk.sock')}`, `--store=file://${join(dir, 'store')}`, `--state-dir=${join(dir, 'state')}`,
+      `--run-dir=${join(dir, 'run')}`, '--docker=off', '--listen=127.0.0.1:0', `--tls-cert=${p.serverCert}`, `--tls-key=${p.serverKey}`, `--tls-client-ca=${p.ca}`], {});
     const d = await startDaemon(config, jsonLogger('error', () => undefined));
     try {
       assert.ok(d.tcpPort && d.tcpPort > 0);
-      const c = createClient({ address: `localhost:${d.tcpPort}`, tlsCa: cert });
+      const address = `localhost:${d.tcpPort}`;
+      const c = createClient({ address, tlsCa: p.ca, tlsCert: p.clientCert, tlsKey: p.clientKey });
       const h = await unary<object, { status: string }>(c, c.Health as never, {});
       assert.equal(h.status, 'serving');
       c.close();
-      const untrusted = createClient({ address: `localhost:${d.tcpPort}` }); // system CAs only
-      await assert.rejects(unary(untrusted, untrusted.Health as never, {}, 3000), (e: grpc.ServiceError) => e.code === 14);
+      // Trusts the server but has no certificate: the handshake fails, no call reaches the API.
+      const anonymous = createClient({ address, tlsCa: p.ca });
+      await assert.rejects(unary(anonymous, anonymous.Health as never, {}, 5000), (e: grpc.ServiceError) => e.code === 14);
+      const src = join(dir, 'src');
+      mkdirSync(src);
+      writeFileSync(join(src, 'f'), 'x');
+      await assert.rejects(unary(anonymous, anonymous.Snapshot as never, { key: 'intruder', dir: src }, 5000), (e: grpc.ServiceError) => e.code === 14);
+      anonymous.close();
+      // A certificate from another authority is refused the same way.
+      const rogue = createClient({ address, tlsCa: p.ca, tlsCert: p.rogueCert, tlsKey: p.rogueKey });
+      await assert.rejects(unary(rogue, rogue.Health as never, {}, 5000), (e: grpc.ServiceError) => e.code === 14);
+      rogue.close();
+      const untrusted = createClient({ address }); // system CAs only: the client refuses the server
+      await assert.rejects(unary(untrusted, untrusted.Health as never, {}, 5000), (e: grpc.ServiceError) => e.code === 14);
       untrusted.close();
-      const noTls = loadConfig([`--socket=${join(dir, 'lk2.sock')}`, `--store=file://${join(dir, 'store')}`, `--state-dir=${join(dir, 'state2')}`, `--run-dir=${join(dir, 'run2')}`, '--docker=off', '--listen=127.0.0.1:0'], {});
-      await assert.rejects(startDaemon(noTls.config, jsonLogger('error', () => undefined)), /--listen needs --tls-cert and --tls-key/);
+      assert.throws(() => statSync(join(dir, 'store', 'refs', 'intruder')), /ENOENT/);
     } finally {
       await d.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

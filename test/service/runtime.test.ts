@@ -131,6 +131,21 @@ describe('layerkeep-runc', () => {
     assert.equal(plugin.spec().hooks.createRuntime, undefined);
   });
 
+  it('is steered by label names only: a label or env value "layerkeep.key" adds no hooks', () => {
+    const f = fixture({ note: 'layerkeep.key', other: '"layerkeep.enable":"true"' });
+    f.run(['create', '--bundle', join(f.root, 'bundle'), f.id]);
+    assert.equal(f.spec().hooks.createRuntime, undefined);
+  });
+
+  it('names the container to its hooks by runc\'s own id argument, and ignores ids that are not Docker ids', () => {
+    const f = fixture({ 'layerkeep.key': 'k' });
+    f.run(['create', '--bundle', join(f.root, 'bundle'), f.id]);
+    assert.ok(f.spec().hooks.poststop[0].args.includes(`--container-id=${f.id}`));
+    const g = fixture({ 'layerkeep.key': 'k' });
+    g.run(['create', '--bundle', join(g.root, 'bundle'), '../' + g.id]);
+    assert.equal(g.spec().hooks.createRuntime, undefined);
+  });
+
   it('withLayerkeepHooks is idempotent', () => {
     const once = withLayerkeepHooks({}, '/h', ['--x=1'], { createRuntime: 600, poststop: 25 });
     const twice = withLayerkeepHooks(once, '/h', ['--x=1'], { createRuntime: 600, poststop: 25 });

@@ -12,6 +12,7 @@ export interface ContainerHookRequest {
   'mergedDir'?: (string);
   'upperDir'?: (string);
   'mountDestinations'?: (string)[];
+  'ociState'?: (string);
 }
 
 export interface ContainerHookRequest__Output {
@@ -24,4 +25,5 @@ export interface ContainerHookRequest__Output {
   'mergedDir': (string);
   'upperDir': (string);
   'mountDestinations': (string)[];
+  'ociState': (string);
 }
