@@ -18,7 +18,7 @@ SQLITE24   := $(NODE24_DIR)/better-sqlite3/build/Release/better_sqlite3.node
 # by the scripts that start those servers).
 APT_PACKAGES := zstd tar attr libcap2-bin acl python3 make g++ curl iproute2 util-linux openssl time runc podman busybox-static
 
-.PHONY: deps build native proto typecheck lint test test-unit test-node24 test-service test-s3 test-docker test-oci demo bench bench-s3 bench-docker bench-oci bench-incremental plugin install install-hooks clean
+.PHONY: deps build native proto typecheck lint test test-unit test-node24 test-service test-s3 test-docker test-containerd test-oci demo bench bench-s3 bench-docker bench-oci bench-incremental plugin install install-hooks clean
 
 deps: node_modules/.installed .cache/apt.done
 
@@ -58,7 +58,7 @@ lint: deps
 
 # Everything: type-check, lint, unit + overlay tests on Node 20 and Node 24, S3 tests
 # against a throwaway Ceph RGW, Docker tests against a private dockerd.
-test: build typecheck lint test-unit test-node24 test-service test-oci test-s3 test-docker
+test: build typecheck lint test-unit test-node24 test-service test-oci test-s3 test-docker test-containerd
 
 test-unit: build
 	node --test --test-concurrency=1 dist/test/unit/*.test.js
@@ -88,6 +88,10 @@ test-s3: build
 
 test-docker: build
 	test/infra/with-dockerd.sh node --test --test-concurrency=1 dist/test/docker/*.test.js
+
+# containerd 1.6 (ctr run and CRI) against a private containerd in a private mount namespace
+test-containerd: build
+	test/infra/with-containerd.sh node --test --test-concurrency=1 dist/test/containerd/*.test.js
 
 # The quick-start job: snapshot a real overlay upper dir into the embedded local store and
 # restore it on a "second host", then compare the two merged views.

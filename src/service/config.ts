@@ -24,7 +24,8 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'docker-host', default: 'unix:///var/run/docker.sock', help: 'Docker API endpoint (unix:// or tcp://)' },
   { name: 'docker-root', default: '/var/lib/docker', help: "dockerd's --data-root (config.v2.json, overlay2)" },
   { name: 'wrapper-runtimes', default: 'layerkeep', help: 'comma-separated Docker runtime names that are layerkeep-runc (their hooks capture; events do not)' },
-  { name: 'capture-dir', default: '', help: 'staging for stop-time captures; hard links need it inside the mount of <docker-root>/overlay2 (default <docker-root>/overlay2/layerkeep-captures)' },
+  { name: 'containerd-root', default: '/var/lib/containerd', help: "containerd's root (its overlayfs snapshotter keeps the containers' upper dirs there)" },
+  { name: 'capture-dir', default: '', help: 'staging for stop-time captures; hard links need it on the file system of the upper dirs (default <docker-root>/overlay2/layerkeep-captures; with --docker=off <containerd-root>/io.containerd.snapshotter.v1.overlayfs/layerkeep-captures)' },
   { name: 'name-patterns', default: '', help: 'comma-separated globs: containers whose name matches are kept under key = name' },
   { name: 'image-policy', default: 'refuse', help: 'restore onto a different image: refuse, warn, allow' },
   { name: 'authz-socket', default: '', help: 'serve the Docker authorization plugin protocol on this unix socket (managed plugin mode)' },
@@ -88,7 +89,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   const config: Config = {};
   for (const o of OPTIONS) config[o.name] = flags[o.name] ?? fromEnv[o.name] ?? fromFile[o.name] ?? o.default;
-  if (!config['capture-dir']) config['capture-dir'] = config['docker-root'].replace(/\/+$/, '') + '/overlay2/layerkeep-captures';
+  if (!config['capture-dir']) {
+    config['capture-dir'] = config.docker === 'off'
+      ? config['containerd-root'].replace(/\/+$/, '') + '/io.containerd.snapshotter.v1.overlayfs/layerkeep-captures'
+      : config['docker-root'].replace(/\/+$/, '') + '/overlay2/layerkeep-captures';
+  }
   return { config, help };
 }
 
