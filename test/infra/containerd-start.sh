@@ -109,6 +109,9 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   enable_selinux = false
+  # the sandbox asks for oom_score_adj -998; where containerd may not lower its own score (a
+  # container or a restricted VM) runc's init fails with "Permission denied"
+  restrict_oom_score_adj = true
   [$CRI.containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
