@@ -65,12 +65,12 @@ export interface Daemon {
  * `layerkeep serve --docker=off` on a node's layerkeep socket and run dir, with the given store
  * and its own state dir; the capture dir is left to its default (on containerd's snapshotter).
  */
-export async function startDaemon(node: Node, storeDir: string, stateDir = tempDir('layerkeep-ctrd-state-')): Promise<Daemon> {
+export async function startDaemon(node: Node, storeDir: string, stateDir = tempDir('layerkeep-ctrd-state-'), extra: string[] = []): Promise<Daemon> {
   mkdirSync(storeDir, { recursive: true });
   const args = [
     join(REPO, 'dist/src/cli/main.js'), 'serve', `--socket=${node.lkSocket}`, `--run-dir=${node.lkRunDir}`,
     `--store=file://${storeDir}`, `--state-dir=${stateDir}`, `--containerd-root=${node.root}`,
-    '--docker=off', '--log-level=debug',
+    '--docker=off', '--log-level=debug', ...extra,
   ];
   const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
