@@ -20,7 +20,7 @@ SQLITE24   := $(NODE24_DIR)/better-sqlite3/build/Release/better_sqlite3.node
 BUILD_PACKAGES := python3 make g++
 TEST_PACKAGES  := zstd tar attr libcap2-bin acl curl iproute2 util-linux openssl time runc podman busybox-static
 
-.PHONY: deps build native proto typecheck lint test test-unit test-node24 test-service test-s3 test-docker test-oci test-release demo bench bench-s3 bench-docker bench-oci bench-incremental release plugin image install install-hooks clean
+.PHONY: deps build native proto typecheck lint test test-unit test-node24 test-service test-s3 test-docker test-containerd test-oci test-release demo bench bench-s3 bench-docker bench-oci bench-incremental release plugin image install install-hooks clean
 
 deps: node_modules/.installed .cache/apt-build.done
 TESTDEPS := build .cache/apt-test.done
@@ -63,7 +63,7 @@ lint: deps
 
 # Everything: type-check, lint, unit + overlay tests on Node 20 and Node 24, S3 tests
 # against a throwaway Ceph RGW, Docker tests against a private dockerd.
-test: build typecheck lint test-unit test-node24 test-service test-oci test-release test-s3 test-docker
+test: build typecheck lint test-unit test-node24 test-service test-oci test-release test-s3 test-docker test-containerd
 
 test-unit: $(TESTDEPS)
 	node --test --test-concurrency=1 dist/test/unit/*.test.js
@@ -93,6 +93,10 @@ test-s3: $(TESTDEPS)
 
 test-docker: $(TESTDEPS) image
 	LAYERKEEP_RELEASE=$(CURDIR)/$(RELEASE) LAYERKEEP_IMAGE_ARCHIVE=$(CURDIR)/$(IMAGE) test/infra/with-dockerd.sh node --test --test-concurrency=1 dist/test/docker/*.test.js
+
+# containerd 1.6 (ctr run and CRI) against a private containerd in a private mount namespace
+test-containerd: build
+	test/infra/with-containerd.sh node --test --test-concurrency=1 dist/test/containerd/*.test.js
 
 # The quick-start job: snapshot a real overlay upper dir into the embedded local store and
 # restore it on a "second host", then compare the two merged views.

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { GatheredFacts } from './container-facts.js';
+import { containerdView } from './containerd.js';
 import { mountAt, overlayOption, parseMountinfo } from './mountinfo.js';
 import { mountDestinations, parseOciState, readSpec, rootPath, type OciState } from './oci.js';
 
@@ -113,6 +114,9 @@ export function readOciContainer(stateText: string, opts: { keyScope?: KeyScope 
   const specAnnotations = (spec.annotations ?? {}) as Record<string, string>;
   // The state repeats config.json's annotations; the state wins where they differ.
   const own = { ...specAnnotations, ...(state.annotations ?? {}) };
+  // containerd's runc shim (ctr run, CRI): namespace-scoped keys, sandboxes never kept (containerd.ts).
+  const ctrd = containerdView(state.id, state.bundle, own);
+  if (ctrd) return { state, spec, annotations: own, labels: ctrd.labels, name: ctrd.name };
   const name = containerName(state.id, own);
   // A pod's infra (pause) container is never kept, whatever the pod's annotations say.
   if (own['io.kubernetes.cri-o.ContainerType'] === 'sandbox') return { state, spec, annotations: own, labels: {}, name };

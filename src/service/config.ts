@@ -26,7 +26,10 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'docker-host', default: 'unix:///var/run/docker.sock', help: 'Docker API endpoint (unix:// or tcp://)' },
   { name: 'docker-root', default: '/var/lib/docker', help: "dockerd's --data-root (config.v2.json, overlay2)" },
   { name: 'wrapper-runtimes', default: 'layerkeep', help: 'comma-separated Docker runtime names that are layerkeep-runc (their hooks capture; events do not)' },
-  { name: 'capture-dir', default: '', help: 'staging for stop-time captures; hard links need it inside the mount of <docker-root>/overlay2 (default <docker-root>/overlay2/layerkeep-captures)' },
+  { name: 'containerd-socket', default: '', help: "containerd's gRPC socket: at start, capture opted-in containers that stopped while the daemon was down (off when empty)" },
+  { name: 'containerd-namespaces', default: 'k8s.io,default', help: 'comma-separated containerd namespaces to reconcile' },
+  { name: 'containerd-root', default: '/var/lib/containerd', help: "containerd's root (its overlayfs snapshotter keeps the containers' upper dirs there)" },
+  { name: 'capture-dir', default: '', help: 'staging for stop-time captures; hard links need it on the file system of the upper dirs (default <docker-root>/overlay2/layerkeep-captures; with --docker=off <containerd-root>/io.containerd.snapshotter.v1.overlayfs/layerkeep-captures)' },
   { name: 'name-patterns', default: '', help: 'comma-separated globs: containers whose name matches are kept under key = name' },
   { name: 'key-scope', default: 'namespace', help: 'keys from Kubernetes pod annotations: namespace (prefixed "<pod namespace>.") or none (as written; every namespace may name every key)' },
   { name: 'image-policy', default: 'refuse', help: 'restore onto a different image: refuse, warn, allow' },
@@ -91,7 +94,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   const config: Config = {};
   for (const o of OPTIONS) config[o.name] = flags[o.name] ?? fromEnv[o.name] ?? fromFile[o.name] ?? o.default;
-  if (!config['capture-dir']) config['capture-dir'] = config['docker-root'].replace(/\/+$/, '') + '/overlay2/layerkeep-captures';
+  if (!config['capture-dir']) {
+    config['capture-dir'] = config.docker === 'off'
+      ? config['containerd-root'].replace(/\/+$/, '') + '/io.containerd.snapshotter.v1.overlayfs/layerkeep-captures'
+      : config['docker-root'].replace(/\/+$/, '') + '/overlay2/layerkeep-captures';
+  }
   return { config, help };
 }
 

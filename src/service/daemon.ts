@@ -157,6 +157,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   let docker: DockerWatch | undefined;
   let spool: { close(): void } | undefined;
   let authz: { close(): Promise<void> } | undefined;
+  let containerd: { close(): Promise<void> } | undefined;
   let tcpPort: number | undefined;
   let metricsPort: number | undefined;
   const dockerHost = config['docker-host'];
@@ -201,6 +202,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         timeoutMs: parseDuration(config['authz-timeout'], 'authz-timeout'),
       });
     }
+    if (config['containerd-socket']) {
+      const { startContainerdReconcile } = await import('../runtime/containerd-reconcile.js');
+      containerd = startContainerdReconcile({ socket: config['containerd-socket'], namespaces: parsePatterns(config['containerd-namespaces']), hookDeps, log });
+    }
     writeFileSync(join(runDir, 'layerkeep.pid'), `${process.pid}\n`);
   } catch (e) {
     docker?.close();
@@ -225,6 +230,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
         docker?.close();
         spool?.close();
         await authz?.close().catch(() => undefined);
+        await containerd?.close();
         const finished = await captures.drain(shutdownMs);
         if (!finished) log.warn('shutdown timeout: unfinished captures stay journaled and resume on the next start', { pending: captures.pending() });
         captures.stop();
