@@ -95,8 +95,8 @@ test-docker: $(TESTDEPS) image
 	LAYERKEEP_RELEASE=$(CURDIR)/$(RELEASE) LAYERKEEP_IMAGE_ARCHIVE=$(CURDIR)/$(IMAGE) test/infra/with-dockerd.sh node --test --test-concurrency=1 dist/test/docker/*.test.js
 
 # containerd 1.6 (ctr run and CRI) against a private containerd in a private mount namespace
-test-containerd: build
-	test/infra/with-containerd.sh node --test --test-concurrency=1 dist/test/containerd/*.test.js
+test-containerd: $(TESTDEPS) image
+	LAYERKEEP_IMAGE_ARCHIVE=$(CURDIR)/$(IMAGE) test/infra/with-containerd.sh node --test --test-concurrency=1 dist/test/containerd/*.test.js
 
 # The quick-start job: snapshot a real overlay upper dir into the embedded local store and
 # restore it on a "second host", then compare the two merged views.
