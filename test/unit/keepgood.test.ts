@@ -18,7 +18,7 @@ import { snapshot } from '../../src/ops/snapshot.js';
 import { clearFailedCaptures, status } from '../../src/ops/status.js';
 import type { OpsContext } from '../../src/ops/types.js';
 import { lsetxattr } from '../../src/native/index.js';
-import { createCaptureManager } from '../../src/runtime/capture.js';
+import { createCaptureManager, isPermanentFailure, PermanentCaptureError } from '../../src/runtime/capture.js';
 import { captureStop, prepareStart, type ContainerFacts, type HookDeps } from '../../src/runtime/container-hooks.js';
 import { getContainer, upsertContainer } from '../../src/runtime/containers-table.js';
 import { makeRestoreTemp } from '../../src/ops/restoreTemp.js';
@@ -185,6 +185,17 @@ describe('restore and capture keep the key\'s good snapshot', { timeout: 180_000
       counting.stop();
     } finally {
       await closeContext(ctx);
+    }
+  });
+
+  it('classifies capture failures: the tree\'s own faults are permanent, store and disk faults transient', () => {
+    const coded = (code: string, msg = code): Error => Object.assign(new Error(msg), { code });
+    for (const e of [coded('EILSEQ'), coded('ENAMETOOLONG'), new Error('a/b: EILSEQ: illegal byte sequence, lstat'), new RangeError('Maximum call stack size exceeded'),
+      new PermanentCaptureError('x'), new Error('d: the upper dir uses overlayfs redirect (xattr trusted.overlay.redirect)')]) {
+      assert.equal(isPermanentFailure(e), true, e.message);
+    }
+    for (const e of [coded('ENOSPC'), coded('ECONNRESET'), coded('EIO'), new Error('S3 endpoint unreachable'), new Error('key k changed since it was read')]) {
+      assert.equal(isPermanentFailure(e), false, e.message);
     }
   });
 
