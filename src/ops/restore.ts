@@ -134,6 +134,8 @@ async function applyOnto(ctx: OpsContext, layers: ChainLayer[], target: string, 
     mkdirSync(tree, { mode: 0o700 });
     mkdirSync(chunks, { mode: 0o700 });
     const markers: WhiteoutMarker[] = [];
+    // Filesystem timestamps are coarse (and may lag the clock a little): a second of slack.
+    const stagedFromNs = (BigInt(Date.now()) - 1000n) * 1_000_000n;
     const result = await materializeChain({
       store: ctx.store, layers, root: tree, stagingDir: chunks, place: 'rename',
       whiteouts: recordingWhiteouts(markers),
@@ -143,7 +145,7 @@ async function applyOnto(ctx: OpsContext, layers: ChainLayer[], target: string, 
       onCompressed: progressOf(ctx, layers),
     });
     // Every blob of the chain verified: only now is the live tree touched.
-    commitStaged(tree, target, markers, basename(temp));
+    commitStaged(tree, target, markers, basename(temp), stagedFromNs);
     return result;
   } finally {
     rmSync(temp, { recursive: true, force: true });

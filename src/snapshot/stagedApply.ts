@@ -25,8 +25,13 @@ const join = (dir: Buffer, name: Buffer): Buffer => Buffer.concat([dir, SLASH, n
 const lstat = (p: Buffer): fs.Stats | undefined => fs.lstatSync(p, { throwIfNoEntry: false });
 const OVERLAY_XATTR = /^(trusted|user)\.overlay\./;
 
-/** Moves the staged tree `stage` into `target`, applying `markers` first. */
-export function commitStaged(stage: string, target: string, markers: WhiteoutMarker[], skip: string): void {
+/**
+ * Moves the staged tree `stage` into `target`, applying `markers` first. `skip`: the name of the
+ * staging dir in the target's root. `stagedFromNs`: when staging began; a staged directory whose
+ * mtime is not older is one the unpacker made for a layer without that parent's entry, and does
+ * not overwrite the target directory's own metadata.
+ */
+export function commitStaged(stage: string, target: string, markers: WhiteoutMarker[], skip: string, stagedFromNs: bigint): void {
   const dirOf = (layerDir: string): string | null =>
     layerDir === '.' ? target : resolveDirUnder(target, layerPathComponents(layerDir));
 
@@ -59,7 +64,8 @@ export function commitStaged(stage: string, target: string, markers: WhiteoutMar
   }
 
   // Moves, parents first; merged directories get their metadata at the end, children first.
-  const merged: [Buffer, Buffer][] = [];
+  // (each staged directory's metadata is read before its children move out, which changes its mtime)
+  const merged: [Buffer, Buffer, fs.BigIntStats][] = [];
   const work: [Buffer, Buffer][] = [[Buffer.from(stage), Buffer.from(target)]];
   while (work.length > 0) {
     const [s, t] = work.pop()!;
@@ -69,7 +75,7 @@ export function commitStaged(stage: string, target: string, markers: WhiteoutMar
       const sst = fs.lstatSync(sp);
       const tst = lstat(tp);
       if (sst.isDirectory() && tst?.isDirectory()) {
-        merged.push([sp, tp]);
+        merged.push([sp, tp, fs.lstatSync(sp, { bigint: true })]);
         work.push([sp, tp]);
         continue;
       }
@@ -79,11 +85,11 @@ export function commitStaged(stage: string, target: string, markers: WhiteoutMar
       fs.renameSync(sp, tp);
     }
   }
-  for (let i = merged.length - 1; i >= 0; i--) copyDirMetadata(merged[i]![0], merged[i]![1]);
+  for (let i = merged.length - 1; i >= 0; i--) copyDirMetadata(merged[i]![0], merged[i]![1], merged[i]![2], stagedFromNs);
 }
 
-function copyDirMetadata(from: Buffer, to: Buffer): void {
-  const st = fs.lstatSync(from, { bigint: true });
+function copyDirMetadata(from: Buffer, to: Buffer, st: fs.BigIntStats, stagedFromNs: bigint): void {
+  if (st.mtimeNs >= stagedFromNs) return;
   fs.lchownSync(to, Number(st.uid), Number(st.gid));
   fs.chmodSync(to, Number(st.mode) & 0o7777);
   const fromS = from.toString();

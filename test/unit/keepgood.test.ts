@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
@@ -125,6 +125,8 @@ describe('restore and capture keep the key\'s good snapshot', { timeout: 180_000
       writeFileSync(join(up, 'opq', 'mine'), 'm');
       writeFileSync(join(up, 'keepdir', 'new'), 'n');
       execFileSync('mknod', [join(up, 'gone'), 'c', '0', '0']);
+      chmodSync(join(up, 'keepdir'), 0o710);
+      utimesSync(join(up, 'keepdir'), new Date('2020-01-02T03:04:05Z'), new Date('2020-01-02T03:04:05Z'));
       await snapshot(ctx, { key: 'k', dir: up });
       const ov = mountOverlay(lower, join(base, 'ov'));
       mounts.push(ov.merged);
@@ -133,6 +135,9 @@ describe('restore and capture keep the key\'s good snapshot', { timeout: 180_000
       assert.deepEqual(readdirSync(join(ov.merged, 'opq')), ['mine']);
       assert.deepEqual(readdirSync(join(ov.merged, 'keepdir')).sort(), ['image', 'new']);
       assert.equal(readFileSync(join(ov.merged, 'keepdir', 'new'), 'utf8'), 'n');
+      const kd = statSync(join(ov.merged, 'keepdir'));
+      assert.equal(kd.mode & 0o7777, 0o710, 'a merged directory gets the layer\'s mode');
+      assert.equal(kd.mtime.toISOString(), '2020-01-02T03:04:05.000Z', 'and its time, after its children moved in');
     } finally {
       await closeContext(ctx);
     }
