@@ -5,7 +5,7 @@ import { inspect as inspectSnapshot } from '../ops/inspect.js';
 import { listSnapshots } from '../ops/list.js';
 import { restore } from '../ops/restore.js';
 import { snapshot } from '../ops/snapshot.js';
-import { status } from '../ops/status.js';
+import { clearFailedCaptures, status } from '../ops/status.js';
 import { exportSnapshot, importLayer } from '../ops/transfer.js';
 import type { OpsContext } from '../ops/types.js';
 import { formatBytes, short } from './output.js';
@@ -181,8 +181,21 @@ export const COMMANDS: Record<string, CommandSpec> = {
         r.pending.length ? 'pending uploads:' : 'no pending uploads',
         ...r.pending.map(line),
         ...(r.failed.length ? ['failed uploads:', ...r.failed.map(line)] : []),
+        ...(r.failedCaptures.length ? ['captures that failed permanently (state not saved; clear with `layerkeep clear-failure --key KEY`):',
+          ...r.failedCaptures.map((f) => `  ${f.key.padEnd(24)} ${f.captureId}  container ${f.containerId.slice(0, 12)}  ${f.failedAt}  ${f.error}`)] : []),
       ].join('\n');
       return { json: { ...r }, text };
+    },
+  },
+  'clear-failure': {
+    usage: 'clear-failure --key KEY',
+    summary: 'acknowledge the permanently failed captures of a key (starts of it proceed under failed-capture-policy=refuse)',
+    positionals: 0,
+    options: { key: { type: 'string' } },
+    async run(ctx, v) {
+      const key = need(v, 'key');
+      const cleared = clearFailedCaptures(ctx, key);
+      return { json: { key, cleared }, text: cleared ? `cleared ${cleared} failed capture(s) of ${key}` : `no failed capture of ${key} to clear` };
     },
   },
 };

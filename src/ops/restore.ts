@@ -4,27 +4,28 @@
 // 'upper' mode unpacks into a fresh temp dir beside the target and swaps it in only after
 // every blob of the chain verified, so on any failure the target is exactly as before.
 // 'apply' mode applies the resolved tree as one layer onto a live tree (an overlay merged
-// dir): the chain's blobs are first copied locally and verified, and their tars validated,
-// before the tree is touched.
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+// dir): it is unpacked into a staging dir inside the target (same filesystem) and, only after
+// every blob verified, moved into place entry by entry (snapshot/stagedApply.ts): a failure
+// while contents are written (a full disk) leaves the tree as it was.
+// Temp trees are named after their process; those of killed restores are removed before the
+// next restore into the same parent (restoreTemp.ts).
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { tmpdir } from 'node:os';
 import { fsyncDir, lutimesNs, renameExchange, renameNoReplace } from '../native/index.js';
-import { readTar } from '../snapshot/tarReader.js';
-import { applyLayerWhiteouts, overlayUpperWhiteouts } from '../snapshot/whiteout.js';
+import { overlayUpperWhiteouts } from '../snapshot/whiteout.js';
 import { walkUpperDir } from '../snapshot/walk.js';
 import { indexRows, rootMeta, rootMetaLine, rootStatLine, statFingerprint, treeFingerprint } from '../snapshot/metaIndex.js';
-import { openFsStore } from '../store/fs.js';
-import { blobKey, digestHex, type Manifest } from '../store/layout.js';
-import type { ObjectStore } from '../store/types.js';
+import { type Manifest } from '../store/layout.js';
+import { commitStaged, recordingWhiteouts } from '../snapshot/stagedApply.js';
+import type { WhiteoutMarker } from '../snapshot/whiteout.js';
 import { clearBaseline, recordSnapshot, saveBaseline, setKeyCurrent, setStatFingerprint } from '../state/snapshots.js';
-import { blobStream } from '../incremental/blobs.js';
 import { type ChainLayer, loadChain } from '../incremental/chain.js';
 import { baselineRows } from '../incremental/diff.js';
-import { type BlobRef, packFileMap } from '../incremental/format.js';
+import { packFileMap } from '../incremental/format.js';
 import { materializeChain, type MaterializeResult } from '../incremental/materialize.js';
 import { readManifest, resolveSnapshot } from './manifests.js';
 import { readRef } from './publish.js';
+import { makeRestoreTemp, removeStaleRestoreTemps } from './restoreTemp.js';
 import type { OpsContext, RestoreRequest, RestoreResult } from './types.js';
 
 export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<RestoreResult> {
@@ -80,8 +81,9 @@ async function restoreUpper(ctx: OpsContext, layers: ChainLayer[], target: strin
     throw new Error(`${target} is not empty: pass --force to replace its contents`);
   }
   mkdirSync(dirname(target), { recursive: true });
-  const tmp = mkdtempSync(join(dirname(target), `.${basename(target)}.layerkeep-restore-`));
-  const staging = mkdtempSync(join(dirname(target), `.${basename(target)}.layerkeep-chunks-`));
+  removeStaleRestoreTemps(dirname(target), (p) => ctx.log.warn(`removed the temp tree of a restore that did not finish: ${p}`));
+  const tmp = makeRestoreTemp(dirname(target), `.${basename(target)}`, 'restore');
+  const staging = makeRestoreTemp(dirname(target), `.${basename(target)}`, 'chunks');
   try {
     const result = await materializeChain({
       store: ctx.store, layers, root: tmp, stagingDir: staging, place: 'rename',
@@ -124,43 +126,28 @@ function applyRootMetadata(dir: string, m: Manifest, fallbackMode?: number): voi
 async function applyOnto(ctx: OpsContext, layers: ChainLayer[], target: string, req: RestoreRequest): Promise<MaterializeResult> {
   const st = lstatSync(target, { throwIfNoEntry: false });
   if (!st?.isDirectory()) throw new Error(`${target} is not a directory to apply the layer onto`);
-  // Verified local copies first: a corrupt or hostile chain is refused before the tree is touched.
-  const scratch = mkdtempSync(join(tmpdir(), 'layerkeep-apply-'));
+  removeStaleRestoreTemps(target, (p) => ctx.log.warn(`removed the temp tree of a restore that did not finish: ${p}`));
+  const temp = makeRestoreTemp(target, '', 'apply');
   try {
-    const local = openFsStore(join(scratch, 'store'));
-    const progress = progressOf(ctx, layers);
-    for (const l of layers) {
-      const tar: BlobRef = { ...l.manifest.blob, diffId: l.manifest.diffId, uncompressedSize: l.manifest.uncompressedSize };
-      await copyBlob(ctx.store, local, tar, progress);
-      for await (const item of readTar(blobStream(local, tar))) for await (const _ of item.body) { /* validate structure only */ }
-      if (l.manifest.chunks) {
-        await copyBlob(ctx.store, local, l.manifest.chunks, progress);
-        for await (const _ of blobStream(local, l.manifest.chunks)) { /* verify */ }
-      }
-    }
-    const staging = mkdtempSync(join(scratch, 'chunks-'));
-    return await materializeChain({
-      store: local, layers, root: target, stagingDir: staging, place: 'copy',
-      whiteouts: applyLayerWhiteouts(),
+    const tree = join(temp, 'tree');
+    const chunks = join(temp, 'chunks');
+    mkdirSync(tree, { mode: 0o700 });
+    mkdirSync(chunks, { mode: 0o700 });
+    const markers: WhiteoutMarker[] = [];
+    // Filesystem timestamps are coarse (and may lag the clock a little): a second of slack.
+    const stagedFromNs = (BigInt(Date.now()) - 1000n) * 1_000_000n;
+    const result = await materializeChain({
+      store: ctx.store, layers, root: tree, stagingDir: chunks, place: 'rename',
+      whiteouts: recordingWhiteouts(markers),
       maxTreeBytes: layers[layers.length - 1]!.manifest.chain?.treeSize,
       allowDevices: req.allowDevices,
       onWarning: (w) => ctx.log.warn(w),
+      onCompressed: progressOf(ctx, layers),
     });
+    // Every blob of the chain verified: only now is the live tree touched.
+    commitStaged(tree, target, markers, basename(temp), stagedFromNs);
+    return result;
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
-  }
-}
-
-async function copyBlob(from: ObjectStore, to: ObjectStore, ref: BlobRef, onBytes: (n: number) => void): Promise<void> {
-  const writer = await to.createBlobWriter();
-  try {
-    for await (const chunk of await from.read(blobKey(ref.digest))) {
-      await writer.write(chunk as Buffer);
-      onBytes((chunk as Buffer).length);
-    }
-    await writer.finish(digestHex(ref.digest), ref.size);
-  } catch (err) {
-    await writer.abort().catch(() => {});
-    throw err;
+    rmSync(temp, { recursive: true, force: true });
   }
 }

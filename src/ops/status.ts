@@ -1,5 +1,7 @@
 // status: the uploads the journal knows that are not done, with their progress, plus the
-// recent ones that failed (with the reason). Read from the local state DB only.
+// recent ones that failed (with the reason), and the stop-time captures that failed for good
+// and were not cleared. Read from the local state DB only.
+import { type CaptureFailure, clearCaptureFailures, listCaptureFailures } from '../state/captureFailures.js';
 import type { UploadRow } from '../upload/journal.js';
 import { partCount } from '../upload/partLayout.js';
 import type { OpsContext } from './types.js';
@@ -24,6 +26,8 @@ export interface UploadProgress {
 export interface StatusReport {
   pending: UploadProgress[];
   failed: UploadProgress[];
+  /** Captures whose snapshot failed permanently (not retried); their state was not saved. */
+  failedCaptures: CaptureFailure[];
 }
 
 export interface StatusOptions {
@@ -39,7 +43,7 @@ export function status(ctx: Pick<OpsContext, 'state'>, opts: StatusOptions = {})
               WHERE u.status NOT IN ('done', 'failed') OR (u.status = 'failed' AND u.updated >= ?)
               GROUP BY u.id ORDER BY u.id`)
     .all(since) as (UploadRow & { parts_done: number; bytes_done: number })[];
-  const out: StatusReport = { pending: [], failed: [] };
+  const out: StatusReport = { pending: [], failed: [], failedCaptures: listCaptureFailures(ctx.state) };
   for (const r of rows) {
     const single = r.size !== null && r.size <= r.part_size;
     const p: UploadProgress = {
@@ -59,4 +63,9 @@ export function status(ctx: Pick<OpsContext, 'state'>, opts: StatusOptions = {})
     (r.status === 'failed' ? out.failed : out.pending).push(p);
   }
   return out;
+}
+
+/** An operator's word: the key's permanently failed captures are acknowledged (no longer listed). */
+export function clearFailedCaptures(ctx: Pick<OpsContext, 'state'>, key: string): number {
+  return clearCaptureFailures(ctx.state, key);
 }

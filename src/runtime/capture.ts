@@ -5,11 +5,18 @@
 // key at a time. The journal file makes this crash-tolerant: resume() requeues every capture a
 // previous run left behind. Because the copy shares inodes with the upper dir, a new start of the
 // same container must wait (waitForReaders) until the snapshot has finished reading the copy.
+//
+// A snapshot that fails for a reason a retry cannot fix (isPermanentFailure: a name or tree the
+// walk refuses) is not retried: its record becomes 'abandoned' (the copy is kept for the
+// operator), the failure goes to the state DB (status shows it), and the key is not blocked by it;
+// what the next start does is the failed-capture policy (container-hooks.ts).
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../ops/types.js';
+import type { StateDb } from '../state/db.js';
+import { clearCaptureFailures, recordCaptureFailure } from '../state/captureFailures.js';
 import { linkCopyTree } from './link-copy.js';
 
 export interface CaptureRecord {
@@ -20,8 +27,9 @@ export interface CaptureRecord {
   image: { id: string; name?: string };
   upperDir: string;
   created: string;
-  /** copying: the link copy may be incomplete. captured: ready to snapshot. failed: last try failed. */
-  status: 'copying' | 'captured' | 'failed';
+  /** copying: the link copy may be incomplete. captured: ready to snapshot. failed: last try
+   *  failed, retried. abandoned: failed for good, not retried. */
+  status: 'copying' | 'captured' | 'failed' | 'abandoned';
   linked?: boolean;
   attempts: number;
   error?: string;
@@ -47,7 +55,25 @@ export interface CaptureManager {
   stop(): void;
 }
 
-export function createCaptureManager(opts: { dir: string; log: Logger; snapshot: SnapshotCapture; retryDelayMs?: number }): CaptureManager {
+/** A failure of our own making that no retry fixes. */
+export class PermanentCaptureError extends Error {
+  readonly permanent = true;
+}
+
+const PERMANENT_CODES = ['EILSEQ', 'ENAMETOOLONG', 'ELOOP', 'EOVERFLOW', 'E2BIG'];
+
+/** Failures that depend only on the captured tree (so every retry fails the same way). Anything
+ *  else (store, network, disk space, I/O) is transient and retried with backoff. */
+export function isPermanentFailure(e: unknown): boolean {
+  const err = e as { permanent?: unknown; code?: unknown; message?: unknown };
+  if (err?.permanent === true) return true;
+  if (e instanceof RangeError) return true; // e.g. a tree too deep for a recursive step
+  if (typeof err?.code === 'string' && PERMANENT_CODES.includes(err.code)) return true;
+  const msg = String(err?.message ?? '');
+  return new RegExp(`\\b(${PERMANENT_CODES.join('|')})\\b`).test(msg) || /uses overlayfs (redirect|metacopy)/.test(msg);
+}
+
+export function createCaptureManager(opts: { dir: string; log: Logger; snapshot: SnapshotCapture; retryDelayMs?: number; state?: StateDb; onAbandoned?: (rec: CaptureRecord) => void }): CaptureManager {
   const { dir, log } = opts;
   const readers = new Map<string, Set<Promise<unknown>>>();
   const keyChains = new Map<string, Promise<void>>();
@@ -104,8 +130,14 @@ export function createCaptureManager(opts: { dir: string; log: Logger; snapshot:
       await opts.snapshot(rec, treePath(rec.id), doneReading);
       await rm(join(dir, rec.id), { recursive: true, force: true });
       if (failed.get(rec.key)?.id === rec.id) failed.delete(rec.key);
+      // A newer state of the key is saved: an earlier capture that failed for good no longer matters.
+      if (opts.state) clearCaptureFailures(opts.state, rec.key);
       log.info('capture snapshotted', { capture: rec.id, key: rec.key, container: rec.containerId });
     } catch (e) {
+      if (isPermanentFailure(e)) {
+        await abandon(rec, (e as Error).message);
+        return;
+      }
       rec.status = 'failed';
       rec.error = (e as Error).message;
       failed.set(rec.key, rec);
@@ -115,6 +147,18 @@ export function createCaptureManager(opts: { dir: string; log: Logger; snapshot:
     } finally {
       active.delete(rec.id);
     }
+  }
+
+  async function abandon(rec: CaptureRecord, error: string): Promise<void> {
+    rec.status = 'abandoned';
+    rec.error = error;
+    if (failed.get(rec.key)?.id === rec.id) failed.delete(rec.key);
+    if (opts.state) recordCaptureFailure(opts.state, { captureId: rec.id, key: rec.key, containerId: rec.containerId, error });
+    log.error('snapshot of capture failed permanently; not retried, the key keeps its last good snapshot (the copy is kept)', {
+      capture: rec.id, key: rec.key, container: rec.containerId, error, copy: treePath(rec.id),
+    });
+    await save(rec).catch((se) => log.error('cannot update capture journal', { capture: rec.id, error: String(se) }));
+    opts.onAbandoned?.(rec);
   }
 
   function scheduleRetry(rec: CaptureRecord): void {
@@ -169,6 +213,7 @@ export function createCaptureManager(opts: { dir: string; log: Logger; snapshot:
           continue;
         }
         if (active.has(rec.id) || keyChains.has(rec.key)) continue;
+        if (rec.status === 'abandoned') continue; // failed for good: left for the operator
         if (rec.status === 'copying') {
           // The copy was interrupted: it cannot be trusted. Nothing was lost that the upper dir
           // (if it still exists) does not hold; reconciliation captures it again.

@@ -1,5 +1,11 @@
 // What the daemon does for a container at start and at stop, shared by the OCI hook shim (via
 // gRPC PrepareStart/CaptureStop), the authz plugin and Docker-events reconciliation.
+//
+// A container that does not hold its key's whole state (started without it, or a restore into
+// it failed or was cut short) is marked (unrestored.ts) before its tree is touched; its captures
+// never replace the key's snapshot, and its next start restores again instead of taking what a
+// failed restore left in the upper dir for the container's own state.
+import { openCaptureFailure } from '../state/captureFailures.js';
 import { readManifest } from '../ops/manifests.js';
 import { readRef } from '../ops/publish.js';
 import { restore } from '../ops/restore.js';
@@ -8,7 +14,7 @@ import type { CaptureManager } from './capture.js';
 import { getContainer, upsertContainer } from './containers-table.js';
 import { checkImage, type ImagePolicy } from './image-policy.js';
 import { containerKey } from './opt-in.js';
-import { clearUnrestored, isUnrestored } from './unrestored.js';
+import { clearUnrestored, isUnrestored, rowWithoutState } from './unrestored.js';
 import { firstUserEntry } from './upper-dir.js';
 
 export interface ContainerFacts {
@@ -33,6 +39,9 @@ export interface HookDeps {
   withKeyLock<T>(key: string, fn: () => Promise<T>): Promise<T>;
   emit(e: { type: string; key?: string; containerId?: string; manifestDigest?: string; message?: string; done?: number; total?: number }): void;
   observeRestore(seconds: number, ok: boolean, bytesDownloaded?: number): void;
+  /** After a capture of the key failed for good: 'start' restores the last good snapshot with a
+   *  warning (default), 'refuse' refuses starts until the failure is cleared. */
+  failedCapturePolicy?: 'start' | 'refuse';
 }
 
 export interface PrepareResult {
@@ -60,13 +69,25 @@ export async function prepareStart(deps: HookDeps, c: ContainerFacts, mode: 'app
     await deps.captures.waitForKey(key);
     const failed = deps.captures.failedFor(key);
     if (failed) throw new Error(`the last capture of key ${key} (${failed.id}) is not uploaded yet: ${failed.error}; it is retried in the background`);
+    const lost = openCaptureFailure(ctx.state, key);
+    if (lost) {
+      const what = `the last capture of key ${key} (${lost.captureId}, container ${lost.containerId.slice(0, 12)}) failed permanently: ${lost.error}`;
+      if (deps.failedCapturePolicy === 'refuse') {
+        throw new Error(`${what}; starts of the key are refused (failed-capture-policy=refuse) until an operator runs \`layerkeep clear-failure --key ${key}\``);
+      }
+      ctx.log.error(`${what}; its state was NOT saved: restoring the key's last good snapshot instead`, { key, container: c.containerId, capture: lost.captureId });
+      deps.emit({ type: 'restore.warning', key, containerId: c.containerId, message: what });
+    }
 
-    const own = await firstUserEntry(c.upperDir, c.mountDestinations);
+    // A mark means an earlier restore into this container failed or was cut short (or it ran
+    // without its state): what its upper dir holds is not the container's own state.
+    const marked = rowWithoutState(getContainer(ctx.state, c.containerId)) || isUnrestored(deps.runDir, c.containerId, c.name);
+    const own = marked ? null : await firstUserEntry(c.upperDir, c.mountDestinations);
     if (own) {
       upsertContainer(ctx.state, { ...row, state: 'ready' });
-      clearUnrestored(deps.runDir, c.containerId);
       return { action: 'kept', key, manifestDigest: '', files: 0, message: `upper dir already holds the container's own state (${own}); not restored` };
     }
+    if (marked) ctx.log.warn('the container did not get its whole state at an earlier start: restoring again', { key, container: c.containerId });
     const result = await deps.withKeyLock(key, async () => {
       const ref = await readRef(ctx, key);
       if (!ref) return null;
@@ -74,6 +95,8 @@ export async function prepareStart(deps: HookDeps, c: ContainerFacts, mode: 'app
       const check = checkImage(deps.imagePolicy, key, manifest.image, c.image);
       if (!check.ok) throw new Error(check.message);
       if (check.message) ctx.log.warn(check.message, { key, container: c.containerId });
+      // Durably marked before the tree is touched: a crash from here on leaves 'restoring'.
+      upsertContainer(ctx.state, { ...row, state: 'restoring' });
       const t0 = Date.now();
       deps.emit({ type: 'restore.started', key, containerId: c.containerId, manifestDigest: ref.ref.current });
       let downloaded = 0;
@@ -89,7 +112,7 @@ export async function prepareStart(deps: HookDeps, c: ContainerFacts, mode: 'app
       return r;
     });
     upsertContainer(ctx.state, { ...row, state: 'ready' });
-    clearUnrestored(deps.runDir, c.containerId);
+    clearUnrestored(deps.runDir, c.containerId, c.name);
     if (!result) return { action: 'empty', key, manifestDigest: '', files: 0, message: `key ${key} has no snapshot yet` };
     ctx.log.info('restored container state', { key, container: c.containerId, snapshot: result.manifestDigest, files: result.files, mode });
     return { action: 'restored', key, manifestDigest: result.manifestDigest, files: result.files, message: `restored ${result.files} entries of key ${key}` };
@@ -115,7 +138,7 @@ export async function captureStop(deps: HookDeps, c: Omit<ContainerFacts, 'merge
   if (!key) return { action: 'ignored', key: '', captureId: '', message: 'not opted in' };
   const { ctx } = deps;
   const row = getContainer(ctx.state, c.containerId);
-  if (isUnrestored(deps.runDir, c.containerId) || row?.state === 'unrestored') {
+  if (isUnrestored(deps.runDir, c.containerId, c.name) || rowWithoutState(row)) {
     const message = `container ${c.name || c.containerId.slice(0, 12)} ran without the state of key ${key}; not capturing it, so the key's snapshot is not replaced by a state-less layer`;
     ctx.log.warn(message, { key, container: c.containerId });
     return { action: 'ignored', key, captureId: '', message };

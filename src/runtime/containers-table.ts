@@ -1,8 +1,9 @@
 // The state DB's containers table: runtime id -> key, upper dir, image and what layerkeep last
-// did for it (ready = prepared at start, unrestored = started without its state, captured).
+// did for it (ready = prepared at start, restoring = a restore into it began and has not
+// finished, unrestored = started without its state or after a failed restore, captured).
 import type { StateDb } from '../state/db.js';
 
-export type ContainerState = 'seen' | 'ready' | 'unrestored' | 'captured';
+export type ContainerState = 'seen' | 'ready' | 'restoring' | 'unrestored' | 'captured';
 
 export interface ContainerRow {
   runtime_id: string;

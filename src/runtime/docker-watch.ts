@@ -12,7 +12,7 @@ import type { CaptureManager } from './capture.js';
 import { captureStop, type HookDeps } from './container-hooks.js';
 import { getContainer, upsertContainer } from './containers-table.js';
 import { containerKey } from './opt-in.js';
-import { isUnrestored } from './unrestored.js';
+import { isUnrestored, rowWithoutState } from './unrestored.js';
 
 export interface DockerWatch {
   connected(): boolean;
@@ -97,7 +97,7 @@ export function startDockerWatch(opts: {
       return false; // created, never started: nothing of its own yet
     }
     if (row?.state === 'captured' && Date.parse(row.updated_at) >= started) return false;
-    if (isUnrestored(hookDeps.runDir, info.Id) || row?.state === 'unrestored') return false;
+    if (isUnrestored(hookDeps.runDir, info.Id, facts.name) || rowWithoutState(row)) return false;
     log.info('capturing a stopped container that was not captured at stop', { container: info.Id, key, why });
     const r = await captureStop(hookDeps, facts);
     return r.action === 'captured';

@@ -33,6 +33,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'name-patterns', default: '', help: 'comma-separated globs: containers whose name matches are kept under key = name' },
   { name: 'key-scope', default: 'namespace', help: 'keys from Kubernetes pod annotations: namespace (prefixed "<pod namespace>.") or none (as written; every namespace may name every key)' },
   { name: 'image-policy', default: 'refuse', help: 'restore onto a different image: refuse, warn, allow' },
+  { name: 'failed-capture-policy', default: 'start', help: 'after a capture of a key failed permanently: start (restore the last good snapshot, with an error in the log) or refuse (until `layerkeep clear-failure --key KEY`)' },
   { name: 'authz-socket', default: '', help: 'serve the Docker authorization plugin protocol on this unix socket (managed plugin mode)' },
   { name: 'authz-timeout', default: '25s', help: 'longest hold of a Docker request by the authz plugin; then it is allowed (a start whose restore still runs is refused)' },
   { name: 'metrics-listen', default: '', help: 'serve Prometheus /metrics on host:port (off when empty)' },

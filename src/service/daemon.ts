@@ -12,6 +12,7 @@ import { publishManifest } from '../ops/publish.js';
 import { snapshot } from '../ops/snapshot.js';
 import type { Logger, OpsContext } from '../ops/types.js';
 import { resumePendingUploads } from '../upload/resume.js';
+import { removeStaleRestoreTemps } from '../ops/restoreTemp.js';
 import { createCaptureManager, type CaptureManager } from '../runtime/capture.js';
 import type { HookDeps } from '../runtime/container-hooks.js';
 import { dockerClient, startDockerWatch, type DockerWatch } from '../runtime/docker-watch.js';
@@ -44,6 +45,8 @@ export interface Daemon {
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   // Check what can be checked before anything is opened or bound.
   const imagePolicy = parseImagePolicy(config['image-policy']);
+  const failedCapturePolicy = config['failed-capture-policy'];
+  if (failedCapturePolicy !== 'start' && failedCapturePolicy !== 'refuse') throw new Error(`invalid --failed-capture-policy=${failedCapturePolicy}: use start or refuse`);
   const verify: VerifyOptions = { dockerRoot: config['docker-root'], keyScope: parseKeyScope(config['key-scope']) };
   // The API acts as root (it writes into any directory it is told): over TCP only clients that
   // present a certificate signed by the configured CA may reach it (mutual TLS).
@@ -72,6 +75,10 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   };
   const ctx = await openContext({ store: config.store, stateDir: config['state-dir'], log: storeLog });
   if (config.host) ctx.host = config.host;
+  // Temp trees of restores a crash or kill cut short (restores into upper dirs unpack beside them).
+  for (const dir of new Set((ctx.state.prepare('SELECT upper_dir FROM containers WHERE upper_dir IS NOT NULL').all() as { upper_dir: string }[]).map((r) => dirname(r.upper_dir)))) {
+    removeStaleRestoreTemps(dir, (p) => log.warn('removed the temp tree of a restore that did not finish', { path: p }));
+  }
   const events = createEventBus();
   const metricsRegistry = createMetrics();
   const withKeyLock = createKeyLock();
@@ -83,6 +90,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const captures: CaptureManager = createCaptureManager({
     dir: config['capture-dir'],
     log,
+    state: ctx.state,
+    onAbandoned: (rec) => events.emit({ type: 'capture.abandoned', key: rec.key, containerId: rec.containerId, message: rec.error }),
     snapshot: (rec, tree, doneReading) => withKeyLock(rec.key, async () => {
       const t0 = Date.now();
       events.emit({ type: 'snapshot.started', key: rec.key, containerId: rec.containerId, message: rec.id });
@@ -119,6 +128,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     captures,
     namePatterns: () => namePatterns,
     imagePolicy,
+    failedCapturePolicy,
     runDir,
     withKeyLock,
     emit: (e) => events.emit(e),

@@ -1,6 +1,8 @@
 // Opens the state DB (better-sqlite3, WAL) and applies pending migrations.
+// The DB names keys, containers and upload journals: it is 0600 (and so are its -wal/-shm,
+// which SQLite creates with the DB file's mode), its dir 0700 when layerkeep creates it.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS } from './migrations.js';
 
@@ -10,7 +12,13 @@ export const DEFAULT_STATE_DIR = '/var/lib/layerkeep/state';
 
 export function openState(stateDir: string): StateDb {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const db = new Database(join(stateDir, 'state.db'), nativeBindingOption());
+  const file = join(stateDir, 'state.db');
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+  for (const f of [file, `${file}-wal`, `${file}-shm`]) {
+    const st = statSync(f, { throwIfNoEntry: false });
+    if (st && st.uid === process.getuid?.() && (st.mode & 0o077) !== 0) chmodSync(f, 0o600);
+  }
+  const db = new Database(file, nativeBindingOption());
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

@@ -129,4 +129,20 @@ export const MIGRATIONS: { version: number; sql: string }[] = [
       DROP TABLE file_index;
     `,
   },
+  {
+    version: 5,
+    sql: `
+      -- Stop-time captures whose snapshot failed for a reason a retry cannot fix (a name or a
+      -- tree the walk refuses): no longer retried, shown by status, and until cleared they decide
+      -- what the next start of the key does (runtime/capture.ts, the failed-capture policy).
+      CREATE TABLE capture_failures (
+        capture_id    TEXT PRIMARY KEY,
+        key           TEXT NOT NULL,
+        container_id  TEXT NOT NULL,
+        error         TEXT NOT NULL,
+        failed_at     TEXT NOT NULL,
+        cleared_at    TEXT
+      );
+    `,
+  },
 ];

@@ -2,8 +2,10 @@
 // to a temp file, is fsynced, and is renamed into place (then the directory is fsynced), so
 // a crash never leaves a partial object visible. Conditional writes of small objects are
 // serialised with an O_EXCL lock file per object.
+// Snapshots hold a container's secrets: every file is created 0600 and every directory 0700,
+// set explicitly (not left to the umask or the mode of a store dir that already existed).
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import { dirname, join, sep } from 'node:path';
 import { Readable } from 'node:stream';
@@ -16,7 +18,7 @@ const LOCK_STALE_MS = 30_000;
 const WRITE_BEHIND = 32 << 20;
 
 export function openFsStore(root: string): ObjectStore {
-  mkdirSync(join(root, 'tmp'), { recursive: true, mode: 0o700 });
+  mkdirPrivate(join(root, 'tmp'));
   removeDeadTemps(join(root, 'tmp'));
   const pathOf = (key: string): string => {
     if (key.split('/').some((c) => c === '' || c === '.' || c === '..')) throw new Error(`invalid object key ${JSON.stringify(key)}`);
@@ -25,14 +27,15 @@ export function openFsStore(root: string): ObjectStore {
   const tmpPath = (): string => join(root, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);
 
   async function publish(tmp: string, dest: string): Promise<void> {
-    mkdirSync(dirname(dest), { recursive: true });
+    mkdirPrivate(dirname(dest));
     await rename(tmp, dest);
     fsyncDir(dirname(dest));
   }
 
   async function writeDurably(path: string, body: Buffer): Promise<void> {
-    const fh = await open(path, 'wx', 0o644);
+    const fh = await open(path, 'wx', FILE_MODE);
     try {
+      await fh.chmod(FILE_MODE);
       await fh.writeFile(body);
       await fh.sync();
     } finally {
@@ -45,7 +48,8 @@ export function openFsStore(root: string): ObjectStore {
 
     async createBlobWriter(): Promise<BlobWriter> {
       const tmp = tmpPath();
-      const fh = await open(tmp, 'wx', 0o644);
+      const fh = await open(tmp, 'wx', FILE_MODE);
+      await fh.chmod(FILE_MODE);
       let closed = false;
       // Write-behind: flush every WRITE_BEHIND bytes while the blob is still being produced,
       // so the fsync that makes it durable at the end has little left to do.
@@ -142,7 +146,7 @@ export function openFsStore(root: string): ObjectStore {
 
     async putSmall(key, body, condition?: PutCondition) {
       const dest = pathOf(key);
-      mkdirSync(dirname(dest), { recursive: true });
+      mkdirPrivate(dirname(dest));
       const tmp = tmpPath();
       await writeDurably(tmp, body);
       const unlock = condition ? await lock(`${dest}.lock`) : () => {};
@@ -168,6 +172,19 @@ export function openFsStore(root: string): ObjectStore {
   };
 }
 
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+
+/** mkdir -p whose every new directory is 0700 whatever the umask; existing ones are left as they are. */
+function mkdirPrivate(dir: string): void {
+  const first = mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+  if (first === undefined) return;
+  for (let d = dir; ; d = dirname(d)) {
+    chmodSync(d, DIR_MODE);
+    if (d === first || dirname(d) === d) break;
+  }
+}
+
 /** Temp files are named "<pid>-<random>": those of processes that died mid-write are garbage. */
 function removeDeadTemps(dir: string): void {
   for (const name of readdirSync(dir)) {
@@ -187,7 +204,7 @@ function etagOf(body: Buffer): string {
 async function lock(path: string): Promise<() => void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const fh = await open(path, 'wx');
+      const fh = await open(path, 'wx', FILE_MODE);
       await fh.writeFile(`${process.pid}\n`);
       await fh.close();
       return () => rmSync(path, { force: true });
