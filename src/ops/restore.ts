@@ -14,6 +14,7 @@ import { readTar } from '../snapshot/tarReader.js';
 import { applyLayerWhiteouts, overlayUpperWhiteouts } from '../snapshot/whiteout.js';
 import { walkUpperDir } from '../snapshot/walk.js';
 import { indexRows, rootMeta, rootMetaLine, rootStatLine, statFingerprint, treeFingerprint } from '../snapshot/metaIndex.js';
+import { attachKeyring, keyringOf } from '../snapshot/frameCipher.js';
 import { openFsStore } from '../store/fs.js';
 import { blobKey, digestHex, type Manifest } from '../store/layout.js';
 import type { ObjectStore } from '../store/types.js';
@@ -128,6 +129,7 @@ async function applyOnto(ctx: OpsContext, layers: ChainLayer[], target: string, 
   const scratch = mkdtempSync(join(tmpdir(), 'layerkeep-apply-'));
   try {
     const local = openFsStore(join(scratch, 'store'));
+    attachKeyring(local, keyringOf(ctx.store)); // the local copies are as encrypted as the originals
     const progress = progressOf(ctx, layers);
     for (const l of layers) {
       const tar: BlobRef = { ...l.manifest.blob, diffId: l.manifest.diffId, uncompressedSize: l.manifest.uncompressedSize };
