@@ -117,16 +117,19 @@ export class FrameSealer {
     this.keyId = key.id;
     this.#key = key.frameKey(salt);
   }
-  /** Compressed frame `index` -> the skippable frame stored in the blob. */
-  seal(index: number, last: boolean, compressed: Buffer): Buffer {
+  /**
+   * Compressed frame `index` -> the skippable frame stored in the blob, in pieces to be written
+   * in order (joining them cost a 4 MiB allocation and copy per frame: half the sealing time).
+   */
+  seal(index: number, last: boolean, compressed: Buffer): Buffer[] {
     const c = createCipheriv('aes-256-gcm', this.#key, nonce(index));
     c.setAAD(aad(this.header, index, last));
     const head = Buffer.alloc(8);
     head.writeUInt32LE(FRAME_MAGIC, 0);
     head.writeUInt32LE(compressed.length + TAG_SIZE, 4);
     const body = c.update(compressed);
-    const fin = c.final();
-    return Buffer.concat([head, body, fin, c.getAuthTag()], 8 + compressed.length + TAG_SIZE);
+    const fin = c.final(); // empty for GCM
+    return [head, body, Buffer.concat([fin, c.getAuthTag()])];
   }
 }
 

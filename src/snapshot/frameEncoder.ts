@@ -121,8 +121,8 @@ export function createFrameEncoder(emit: (bytes: Buffer) => Promise<void>, opts:
     await emit(bytes);
     await hashed;
   };
-  const sealed = async (compressed: Buffer, last: boolean): Promise<Buffer> => {
-    if (!sealer) return compressed;
+  const sealed = async (compressed: Buffer, last: boolean): Promise<Buffer[]> => {
+    if (!sealer) return [compressed];
     if (!headerOut) { headerOut = true; await out(sealer.header); }
     // synchronous, on this thread: measured cheap next to compression (see README, Encryption)
     return sealer.seal(frames.length, last, compressed);
@@ -130,9 +130,9 @@ export function createFrameEncoder(emit: (bytes: Buffer) => Promise<void>, opts:
   const drainOne = async (): Promise<void> => {
     const { compressed, size } = await inFlight.shift()!;
     const stored = await sealed(compressed, ended && inFlight.length === 0);
-    frames.push({ compressedSize: stored.length, decompressedSize: size });
+    frames.push({ compressedSize: stored.reduce((a, b) => a + b.length, 0), decompressedSize: size });
     released(size);
-    await out(stored);
+    for (const piece of stored) await out(piece);
   };
   const sink = bufferSink(frameSize, () => spare.pop() ?? Buffer.allocUnsafe(frameSize), async (raw, whole) => {
     uncompressedSize += raw.length;
@@ -155,8 +155,8 @@ export function createFrameEncoder(emit: (bytes: Buffer) => Promise<void>, opts:
       while (inFlight.length) await drainOne();
       if (sealer && frames.length === 0) { // an empty stream still gets one sealed (last) frame: truncation shows
         const stored = await sealed(await compress(Buffer.alloc(0)), true);
-        frames.push({ compressedSize: stored.length, decompressedSize: 0 });
-        await out(stored);
+        frames.push({ compressedSize: stored.reduce((a, b) => a + b.length, 0), decompressedSize: 0 });
+        for (const piece of stored) await out(piece);
       }
       await Promise.all(hashing.splice(0));
       const table = encodeSeekTable(frames);

@@ -15,7 +15,7 @@ import { readManifest } from '../../src/ops/manifests.js';
 import { restore } from '../../src/ops/restore.js';
 import { snapshot } from '../../src/ops/snapshot.js';
 import type { OpsContext, SnapshotResult } from '../../src/ops/types.js';
-import { attachKeyring, EncryptionKey, Keyring } from '../../src/snapshot/frameCipher.js';
+import { attachKeyring, ENCRYPTION_HEADER_SIZE, EncryptionKey, Keyring } from '../../src/snapshot/frameCipher.js';
 import { decodeBlob } from '../../src/snapshot/frameDecoder.js';
 import { createFrameEncoder } from '../../src/snapshot/frameEncoder.js';
 import { encodeSeekTable, type FrameEntry } from '../../src/snapshot/seekTable.js';
@@ -246,7 +246,13 @@ describe('encrypted frames', () => {
     const enc = createFrameEncoder(async (b) => { parts.push(Buffer.from(b)); }, { frameSize: 64 << 10, encryptWith: key });
     await enc.write(data);
     const e = await enc.end();
-    return { e, parts }; // parts: header, frames..., table
+    // split what was emitted into header, frames (by the seek table's sizes) and table
+    const whole = Buffer.concat(parts);
+    const out = [whole.subarray(0, ENCRYPTION_HEADER_SIZE)];
+    let at = ENCRYPTION_HEADER_SIZE;
+    for (const f of e.frames) { out.push(whole.subarray(at, at + f.compressedSize)); at += f.compressedSize; }
+    out.push(whole.subarray(at));
+    return { e, parts: out }; // header, frames..., table
   }
   async function put(store: ReturnType<typeof openFsStore>, bytes: Buffer): Promise<string> {
     const hex = createHash('sha256').update(bytes).digest('hex');
@@ -286,7 +292,7 @@ describe('encrypted frames', () => {
     await assert.rejects(decode(store, foreign, data), /frame 0 failed authentication/);
     const dropped = Buffer.concat([header!, ...frames.slice(0, 4), table(sizes.slice(0, 4))]);
     await assert.rejects(decode(store, dropped, data.subarray(0, 4 * (64 << 10))), /frame 3 failed authentication/);
-    const flipped = Buffer.concat(a.parts);
+    const flipped = Buffer.from(Buffer.concat(a.parts));
     flipped[header!.length + 8 + 100]! ^= 0x80;
     await assert.rejects(decode(store, flipped, data), /frame 0 failed authentication/);
     const otherKey = openFsStore(join(scratch(), 'store'));
