@@ -1,5 +1,6 @@
 // The CLI's commands: option specs and a run function each, over src/ops.
 import type { ParseArgsConfig } from 'node:util';
+import { check } from '../ops/check.js';
 import { gc } from '../ops/gc.js';
 import { inspect as inspectSnapshot } from '../ops/inspect.js';
 import { listSnapshots } from '../ops/list.js';
@@ -165,6 +166,19 @@ export const COMMANDS: Record<string, CommandSpec> = {
       ];
       for (const w of r.warnings) ctx.log.warn(w);
       return { json: { ...r }, text: lines.join('\n') };
+    },
+  },
+  check: {
+    usage: 'check [--key KEY] [--read-data]',
+    summary: 'verify refs -> manifests -> blobs exist with their recorded sizes; --read-data also reads, decrypts and verifies every blob',
+    positionals: 0,
+    options: { key: { type: 'string' }, 'read-data': { type: 'boolean' } },
+    async run(ctx, v) {
+      const r = await check(ctx, { key: str(v, 'key'), readData: !!v['read-data'] });
+      const summary = `${r.ok ? 'no damage' : `${r.problems.length} problem(s)`}: ${r.keys} key(s), ${r.snapshots} snapshot(s), ${r.blobs} blob(s)` +
+        (r.readData ? `, ${formatBytes(r.bytesRead)} read and verified` : ' (sizes only; --read-data verifies contents)');
+      const lines = r.problems.map((p) => `problem: ${p.object}: ${p.problem}${p.snapshot ? ` (snapshot ${short(p.snapshot)})` : ''}`);
+      return { json: { ...r }, text: [...lines, summary].join('\n'), exitCode: r.ok ? 0 : 1 };
     },
   },
   status: {

@@ -31,6 +31,7 @@ const COMMON: NonNullable<ParseArgsConfig['options']> = {
   's3-max-retry-time': { type: 'string' },
   's3-request-timeout': { type: 'string' },
   's3-staging-dir': { type: 'string' },
+  'encryption-key-file': { type: 'string', multiple: true },
 };
 
 const USAGE = `usage: layerkeep <command> [options]
@@ -44,7 +45,10 @@ common options:
   --state-dir DIR    local state (default /var/lib/layerkeep/state, env LAYERKEEP_STATE_DIR)
   --json             print one JSON object (machine output)
   -q, --quiet        print only errors
-  --s3-*             S3 options, see README (region, endpoint, part size, concurrency, SSE, checksums)`;
+  --s3-*             S3 options, see README (region, endpoint, part size, concurrency, SSE, checksums)
+  --encryption-key-file FILE
+                     client-side encryption key (32 bytes raw, base64 or hex; repeatable: the first
+                     encrypts new snapshots, all decrypt; env LAYERKEEP_ENCRYPTION_KEY[_FILE])`;
 
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -71,6 +75,8 @@ async function main(argv: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError(`${(err as Error).message}\nusage: layerkeep ${cmd.usage}`);
   }
+  const keyFiles = (parsed.values['encryption-key-file'] as string[] | undefined) ?? [];
+  delete (parsed.values as Record<string, unknown>)['encryption-key-file'];
   const values = parsed.values as Record<string, string | boolean | undefined>;
   if (values.help) {
     process.stdout.write(`usage: layerkeep ${cmd.usage}\n${cmd.summary}\n`);
@@ -83,6 +89,11 @@ async function main(argv: string[]): Promise<number> {
   // A running daemon serves snapshot and restore, unless this run names its own store or state.
   if (REMOTE_COMMANDS.has(name) && !values.store && !values['state-dir'] && !process.env.LAYERKEEP_STANDALONE) {
     const conn = await connectDaemon();
+    if (conn && keyFiles.length) {
+      conn.close();
+      throw new UsageError('--encryption-key-file cannot be sent to the running daemon (it uses its own keys, from its environment); ' +
+        'give --store and --state-dir to run this command standalone');
+    }
     if (conn) {
       try {
         const result = await runRemote(conn, name, values, parsed.positionals);
@@ -103,6 +114,7 @@ async function main(argv: string[]): Promise<number> {
     log: cliLogger(out, warnings),
     progress,
     storeFlags,
+    encryptionKeyFiles: keyFiles,
   });
   try {
     if (cmd.writes) await resumeUploads(ctx);

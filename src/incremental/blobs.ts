@@ -1,7 +1,9 @@
 // Writing and reading the extra blobs of an incremental snapshot (layer index, chunk pack):
-// seekable zstd like layer blobs, so the same verified reader serves all of them.
+// seekable zstd like layer blobs, so the same verified reader serves all of them. When the
+// store has a keyring attached, every blob written here is encrypted with its write key.
 import { createFrameEncoder, type EncodedBlob, type FrameSink } from '../snapshot/frameEncoder.js';
 import { decodeBlob } from '../snapshot/frameDecoder.js';
+import { keyringOf } from '../snapshot/frameCipher.js';
 import { blobKey, digestHex } from '../store/layout.js';
 import type { BlobWriter, ObjectStore } from '../store/types.js';
 import type { BlobRef } from './format.js';
@@ -26,7 +28,7 @@ export async function writeBlob(
 ): Promise<WrittenBlob> {
   const writer = await store.createBlobWriter();
   try {
-    const encoder = createFrameEncoder((bytes) => writer.write(bytes));
+    const encoder = createFrameEncoder((bytes) => writer.write(bytes), { encryptWith: keyringOf(store)?.writeKey });
     await produce(encoder);
     const encoded = await encoder.end();
     const ref: BlobRef = {

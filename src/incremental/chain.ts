@@ -4,6 +4,7 @@
 // chunk references and the chain's shape must all agree.
 import type { ObjectStore } from '../store/types.js';
 import { readWholeBlob } from './blobs.js';
+import { checkManifestKey } from './encryption.js';
 import { type ChainManifest, type ChunkRef, decodeLayerIndex, type LayerIndex, STREAM_CHUNKS } from './format.js';
 
 /** Largest layer index accepted (uncompressed). */
@@ -33,6 +34,8 @@ export async function loadChain(store: ObjectStore, digest: string, manifest: Ch
     manifests.push(m);
   }
   manifests.push(manifest);
+  // every key the chain needs, before any blob is read (nothing is written on a missing one)
+  for (const [i, m] of manifests.entries()) checkManifestKey(store, digests[i]!, m);
   const layers: ChainLayer[] = [];
   const maps: Map<string, ChunkRef[]>[] = [];
   const lookup = (layer: number, path: string) => maps[layer]?.get(path);

@@ -1,10 +1,12 @@
 // Builds the context every operation runs in: the store named by a URL, the state DB, a logger.
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
+import { attachKeyring } from '../snapshot/frameCipher.js';
 import { DEFAULT_STATE_DIR, openState } from '../state/db.js';
 import { openFsStore } from '../store/fs.js';
 import type { ObjectStore } from '../store/types.js';
 import type { StateDb } from '../state/db.js';
+import { loadKeyring } from './keys.js';
 import type { Logger, OpsContext, Progress } from './types.js';
 
 export const DEFAULT_STORE = 'file:///var/lib/layerkeep/store';
@@ -16,14 +18,19 @@ export interface ContextOptions {
   progress?: Progress;
   /** Backend-specific flags (e.g. s3-region), as given on the command line. */
   storeFlags?: Record<string, string | undefined>;
+  /** Client-side encryption key files (the first encrypts); the environment may add more (keys.ts). */
+  encryptionKeyFiles?: string[];
 }
 
 export async function openContext(opts: ContextOptions = {}): Promise<OpsContext> {
   const stateDir = opts.stateDir ?? process.env.LAYERKEEP_STATE_DIR ?? DEFAULT_STATE_DIR;
+  const keyring = loadKeyring({ files: opts.encryptionKeyFiles }); // before anything is opened: a bad key file fails fast
   const state = openState(stateDir);
   try {
     const log = opts.log ?? silentLogger;
     const store = await openStore(opts.store ?? process.env.LAYERKEEP_STORE ?? DEFAULT_STORE, state, opts.storeFlags ?? {}, log);
+    attachKeyring(store, keyring);
+    if (keyring) log.debug('client-side encryption on', { keyIds: keyring.keys.map((k) => k.id) });
     return { store, state, log, progress: opts.progress, host: hostname() };
   } catch (err) {
     state.close();

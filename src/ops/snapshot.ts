@@ -25,6 +25,7 @@ import {
   type BlobRef, type ChainInfo, type ChainManifest, CHUNKS_MEDIA_TYPE, encodeLayerIndex, type FileMap, INDEX_MEDIA_TYPE,
   type LayerIndex, packFileMap, STREAM_TAR, unpackFileMap,
 } from '../incremental/format.js';
+import { encryptionChangeReason, sealManifest } from '../incremental/encryption.js';
 import { writeLayerBlob } from '../incremental/layerWrite.js';
 import { type ChainState, checkLimits, type CompactionLimits, fullSnapshotReason } from '../incremental/policy.js';
 import { readManifest } from './manifests.js';
@@ -148,6 +149,10 @@ async function planDiff(
   const baseChain = chainStateOf(baseDigest, base);
   const early = fullSnapshotReason(baseChain, null, limits);
   if (early) return { reason: early };
+  // A diff reads stored layers of its chain (chunking): every key they need must be configured.
+  const olderEncrypted = base.encryption ? await Promise.all(base.base.map((d) => readManifest(ctx, d))) : [];
+  const keyReason = encryptionChangeReason(ctx.store, [...olderEncrypted, base]);
+  if (keyReason) return { reason: keyReason };
 
   const baseline = new Map<string, BaselineRow>();
   for (const r of loadBaselineRows(ctx.state, key)) baseline.set(r.path, r);
@@ -306,7 +311,7 @@ function baseManifest(
   rest: Pick<ChainManifest, 'kind' | 'base' | 'parent' | 'chain'> & { index?: BlobRef; chunks?: BlobRef },
 ): ChainManifest {
   const e = blob.encoded;
-  return {
+  return sealManifest(ctx.store, {
     mediaType: MANIFEST_MEDIA_TYPE,
     schemaVersion: 1,
     key,
@@ -322,7 +327,7 @@ function baseManifest(
     root: w.root,
     tool: TOOL,
     ...rest,
-  };
+  }, e.keyId);
 }
 
 const json = (m: ChainManifest): string => canonicalJson(m).toString('utf8');

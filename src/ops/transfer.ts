@@ -6,12 +6,14 @@ import { open, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
+import { keyringOf } from '../snapshot/frameCipher.js';
 import { createFrameEncoder } from '../snapshot/frameEncoder.js';
 import { decodeBlob } from '../snapshot/frameDecoder.js';
 import { bufferedSink, packLayer } from '../snapshot/pack.js';
 import { readTar } from '../snapshot/tarReader.js';
 import { walkUpperDir } from '../snapshot/walk.js';
 import { blobKey, canonicalJson, digestHex, LAYER_MEDIA_TYPE, type Manifest, MANIFEST_MEDIA_TYPE, validateKey } from '../store/layout.js';
+import { sealManifest } from '../incremental/encryption.js';
 import { readManifest, resolveSnapshot } from './manifests.js';
 import { restore } from './restore.js';
 import { publishWritten } from './publish.js';
@@ -29,7 +31,8 @@ export async function exportSnapshot(ctx: OpsContext, opts: { key?: string; snap
   const format = compressed ? 'tar.zst' : 'tar';
   // A diff snapshot's own layer is not the whole tree: resolve its chain into a scratch dir and
   // write that as one layer.
-  if (m.kind !== 'full' || (m as { chunks?: unknown }).chunks) {
+  // An encrypted layer is exported decrypted, as a plain OCI layer.
+  if (m.kind !== 'full' || (m as { chunks?: unknown }).chunks || m.encryption) {
     return { digest, bytes: await exportResolved(ctx, m.key, digest, opts.output, compressed), format };
   }
   const bytes = await writeOutput(opts.output, async (write) => {
@@ -132,14 +135,14 @@ export async function importLayer(ctx: OpsContext, opts: { key: string; file: st
   const writer = await ctx.store.createBlobWriter();
   let blob;
   try {
-    const encoder = createFrameEncoder((b) => writer.write(b));
+    const encoder = createFrameEncoder((b) => writer.write(b), { encryptWith: keyringOf(ctx.store)?.writeKey });
     for await (const c of tarStream(opts.file)) await encoder.write(c);
     blob = await encoder.end();
   } catch (err) {
     await writer.abort().catch(() => {});
     throw err;
   }
-  const manifest: Manifest = {
+  const manifest: Manifest = sealManifest(ctx.store, {
     mediaType: MANIFEST_MEDIA_TYPE, schemaVersion: 1, key, created: new Date().toISOString(), host: ctx.host,
     image: null, kind: 'full', base: [], parent: null,
     diffId: `sha256:${blob.diffIdHex}`,
@@ -148,7 +151,7 @@ export async function importLayer(ctx: OpsContext, opts: { key: string; file: st
     frames: { count: blob.frames.length, frameSize: blob.frames[0]?.decompressedSize ?? 0, seekTableSize: blob.seekTableSize },
     treeFingerprint: `sha256:${blob.diffIdHex}`, // no local tree: never matches a walked one
     tool: TOOL,
-  };
+  }, blob.keyId);
   const json = canonicalJson(manifest).toString('utf8');
   try {
     await writer.finish(blob.blobDigestHex, blob.blobSize, json);

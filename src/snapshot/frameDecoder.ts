@@ -2,11 +2,14 @@
 // frames in ranged reads (a few groups in flight), decompresses frames concurrently, and
 // yields the tar bytes in order. Both digests and all sizes are checked; the generator only
 // finishes normally when the blob and the tar are exactly what the manifest says.
+// An encrypted blob (frameCipher.ts) is recognised by its header; each stored frame is
+// authenticated and decrypted before its zstd block headers are even looked at.
 import { availableParallelism } from 'node:os';
 import { decompress } from '@mongodb-js/zstd';
 import { asyncSha256, memoryReleaser, releaseFreeMemory } from '../native/index.js';
 import { copyInto } from '../store/fileBytes.js';
 import type { ObjectStore } from '../store/types.js';
+import { ENCRYPTION_HEADER_SIZE, type FrameOpener, openerFor, parseEncryptionHeader } from './frameCipher.js';
 import { decodeSeekTable, SEEK_FOOTER_SIZE, type SeekTable, seekTableSizeFromFooter } from './seekTable.js';
 import { zstdFrameBound } from './zstdFrame.js';
 
@@ -51,30 +54,44 @@ export async function readRange(store: ObjectStore, key: string, start: number, 
 
 /** The blob's seek table (checked against the blob's size and the manifest's tar size) and where each frame starts. */
 async function loadSeekTable(store: ObjectStore, want: Omit<BlobExpectations, 'blobDigestHex' | 'diffIdHex'>, maxFrame: number,
-): Promise<{ table: SeekTable; tableBytes: Buffer; offsets: number[] }> {
+): Promise<{ table: SeekTable; tableBytes: Buffer; offsets: number[]; opener?: FrameOpener }> {
   const fail = (msg: string): never => { throw new BlobVerificationError(`${want.key}: ${msg}`); };
   const head = await store.head(want.key);
   if (!head) fail('blob is missing from the store');
   if (head!.size !== want.blobSize) fail(`blob is ${head!.size} bytes, manifest says ${want.blobSize} (truncated or replaced)`);
   if (want.blobSize < SEEK_FOOTER_SIZE) fail('blob too small to hold a seek table');
-  const footer = await readRange(store, want.key, want.blobSize - SEEK_FOOTER_SIZE, want.blobSize);
+  const [footer, start] = await Promise.all([
+    readRange(store, want.key, want.blobSize - SEEK_FOOTER_SIZE, want.blobSize),
+    readRange(store, want.key, 0, Math.min(want.blobSize, ENCRYPTION_HEADER_SIZE)),
+  ]);
   try {
+    const header = parseEncryptionHeader(start);
+    // a missing key is refused here, before a frame is fetched
+    const opener = header ? openerFor(store, header, `blob ${want.key}`) : undefined;
+    const prefix = header ? ENCRYPTION_HEADER_SIZE : 0;
     const tableSize = seekTableSizeFromFooter(footer);
-    if (tableSize > want.blobSize) fail('seek table larger than the blob');
+    if (tableSize + prefix > want.blobSize) fail('seek table larger than the blob');
     const tableBytes = await readRange(store, want.key, want.blobSize - tableSize, want.blobSize);
-    const table = decodeSeekTable(tableBytes, want.blobSize, maxFrame);
+    const table = decodeSeekTable(tableBytes, want.blobSize, maxFrame, prefix);
+    if (opener && table.frames.length === 0) fail('an encrypted blob without frames (truncated)');
     const total = table.frames.reduce((a, f) => a + f.decompressedSize, 0);
     if (total !== want.uncompressedSize) {
       fail(`frames decompress to ${total} bytes but the manifest says ${want.uncompressedSize} (refusing: possible decompression bomb or corrupt table)`);
     }
     const offsets: number[] = [];
-    let off = 0;
+    let off = prefix;
     for (const f of table.frames) { offsets.push(off); off += f.compressedSize; }
-    return { table, tableBytes, offsets };
+    return { table, tableBytes, offsets, opener };
   } catch (err) {
-    if (err instanceof BlobVerificationError) throw err;
+    if (err instanceof BlobVerificationError || (err as Error).name === 'EncryptionKeyMissingError') throw err;
     return fail((err as Error).message);
   }
+}
+
+/** Frame i as stored -> its zstd frame (decrypted and authenticated when the blob is encrypted). */
+function openFrame(stored: Buffer, i: number, count: number, opener: FrameOpener | undefined, fail: (msg: string) => never): Buffer {
+  if (!opener) return stored;
+  try { return opener.open(i, i === count - 1, stored); } catch (err) { return fail(`frame ${i} ${(err as Error).message}`); }
 }
 
 /**
@@ -103,13 +120,14 @@ export async function* readTarRange(
 ): AsyncGenerator<Buffer> {
   const fail = (msg: string): never => { throw new BlobVerificationError(`${want.key}: ${msg}`); };
   if (start < 0 || end > want.uncompressedSize || start > end) fail(`tar range ${start}-${end} is outside the ${want.uncompressedSize}-byte layer`);
-  const { table, offsets } = await loadSeekTable(store, want, maxFrame);
+  const { table, offsets, opener } = await loadSeekTable(store, want, maxFrame);
   let tarAt = 0;
   for (let i = 0; i < table.frames.length && tarAt < end; i++) {
     const f = table.frames[i]!;
     const frameEnd = tarAt + f.decompressedSize;
     if (frameEnd > start) {
-      const compressed = await readRange(store, want.key, offsets[i]!, offsets[i]! + f.compressedSize);
+      const stored = await readRange(store, want.key, offsets[i]!, offsets[i]! + f.compressedSize);
+      const compressed = openFrame(stored, i, table.frames.length, opener, fail);
       const raw = await decodeFrame(compressed, i, f.decompressedSize, maxFrame, fail);
       yield raw.subarray(Math.max(0, start - tarAt), Math.min(raw.length, end - tarAt));
     }
@@ -124,7 +142,7 @@ export async function* decodeBlob(store: ObjectStore, want: BlobExpectations, op
   const groupBytes = opts.groupBytes ?? 8 << 20;
   const fail = (msg: string): never => { throw new BlobVerificationError(`${want.key}: ${msg}`); };
 
-  const { table, tableBytes: tableBuf, offsets } = await loadSeekTable(store, want, maxFrame);
+  const { table, tableBytes: tableBuf, offsets, opener } = await loadSeekTable(store, want, maxFrame);
 
   // Consecutive frames are fetched together up to groupBytes.
   const groupOf: number[] = [];
@@ -148,14 +166,15 @@ export async function* decodeBlob(store: ObjectStore, want: BlobExpectations, op
   // Both digests run on the thread pool, beside decompression (see frameEncoder.ts).
   const blobHash = asyncSha256();
   const diffHash = asyncSha256();
-  const hashing: Promise<void>[] = [];
+  const hashing: Promise<void>[] = opener ? [blobHash.update(opener.header.bytes)] : [];
   const released = memoryReleaser(); // decompressed frames come from thread-pool threads' heaps
   const job = (i: number): Promise<{ compressed: Buffer; raw: Buffer }> => {
     const g = groupOf[i]!;
     const p = fetchGroup(g).then(async (buf) => {
       const start = offsets[i]! - groups[g]!.start;
       const compressed = buf.subarray(start, start + table.frames[i]!.compressedSize);
-      return { compressed, raw: await decodeFrame(compressed, i, table.frames[i]!.decompressedSize, maxFrame, fail) };
+      const plain = openFrame(compressed, i, table.frames.length, opener, fail);
+      return { compressed, raw: await decodeFrame(plain, i, table.frames[i]!.decompressedSize, maxFrame, fail) };
     });
     p.catch(() => {});
     return p;

@@ -3,11 +3,15 @@
 // digest (sha256 of everything emitted) on the way, so nothing is read twice; both hashes
 // also run on the thread pool, so the producing thread only fills frames.
 //
+// With an encryption key, every compressed frame is sealed (AES-256-GCM, see frameCipher.ts)
+// in emission order, after an encryption header: the blob digest covers what is stored.
+//
 // A producer either copies bytes in (`write`) or reads straight into the frame being
 // filled (`fill`), which spares file contents a copy and an allocation per read.
 import { availableParallelism } from 'node:os';
 import { compress } from '@mongodb-js/zstd';
 import { asyncSha256, memoryReleaser } from '../native/index.js';
+import { type EncryptionKey, FrameSealer } from './frameCipher.js';
 import { encodeSeekTable, type FrameEntry } from './seekTable.js';
 
 export interface FrameEncoderOptions {
@@ -15,6 +19,8 @@ export interface FrameEncoderOptions {
   frameSize?: number;
   /** Frames being compressed at once (memory ~ 2 x concurrency x frameSize); default: one per core. */
   concurrency?: number;
+  /** Encrypt every frame with this key (a fresh salt per blob). */
+  encryptWith?: EncryptionKey;
 }
 
 export interface EncodedBlob {
@@ -24,6 +30,8 @@ export interface EncodedBlob {
   uncompressedSize: number;
   frames: FrameEntry[];
   seekTableSize: number;
+  /** Id of the key the blob is encrypted with (absent: plaintext). */
+  keyId?: string;
 }
 
 export const DEFAULT_FRAME_SIZE = 4 << 20;
@@ -102,6 +110,9 @@ export function createFrameEncoder(emit: (bytes: Buffer) => Promise<void>, opts:
   let blobSize = 0;
   let uncompressedSize = 0;
   const released = memoryReleaser(); // compressed frames come from thread-pool threads' heaps
+  const sealer = opts.encryptWith ? new FrameSealer(opts.encryptWith) : undefined;
+  let headerOut = false;
+  let ended = false; // no more frames will be queued: the last one drained is the blob's last
 
   const hashing: Promise<void>[] = []; // diff-id updates not yet done, oldest first
   const out = async (bytes: Buffer): Promise<void> => {
@@ -110,11 +121,18 @@ export function createFrameEncoder(emit: (bytes: Buffer) => Promise<void>, opts:
     await emit(bytes);
     await hashed;
   };
+  const sealed = async (compressed: Buffer, last: boolean): Promise<Buffer[]> => {
+    if (!sealer) return [compressed];
+    if (!headerOut) { headerOut = true; await out(sealer.header); }
+    // synchronous, on this thread: measured cheap next to compression (see README, Encryption)
+    return sealer.seal(frames.length, last, compressed);
+  };
   const drainOne = async (): Promise<void> => {
     const { compressed, size } = await inFlight.shift()!;
-    frames.push({ compressedSize: compressed.length, decompressedSize: size });
+    const stored = await sealed(compressed, ended && inFlight.length === 0);
+    frames.push({ compressedSize: stored.reduce((a, b) => a + b.length, 0), decompressedSize: size });
     released(size);
-    await out(compressed);
+    for (const piece of stored) await out(piece);
   };
   const sink = bufferSink(frameSize, () => spare.pop() ?? Buffer.allocUnsafe(frameSize), async (raw, whole) => {
     uncompressedSize += raw.length;
@@ -133,7 +151,13 @@ export function createFrameEncoder(emit: (bytes: Buffer) => Promise<void>, opts:
     fill: sink.fill,
     async end(): Promise<EncodedBlob> {
       await sink.end();
+      ended = true;
       while (inFlight.length) await drainOne();
+      if (sealer && frames.length === 0) { // an empty stream still gets one sealed (last) frame: truncation shows
+        const stored = await sealed(await compress(Buffer.alloc(0)), true);
+        frames.push({ compressedSize: stored.reduce((a, b) => a + b.length, 0), decompressedSize: 0 });
+        for (const piece of stored) await out(piece);
+      }
       await Promise.all(hashing.splice(0));
       const table = encodeSeekTable(frames);
       await out(table);
@@ -144,6 +168,7 @@ export function createFrameEncoder(emit: (bytes: Buffer) => Promise<void>, opts:
         uncompressedSize,
         frames,
         seekTableSize: table.length,
+        ...(sealer ? { keyId: sealer.keyId } : {}),
       };
     },
   };

@@ -51,8 +51,11 @@ export function seekTableSizeFromFooter(footer: Buffer): number {
   return 8 + n * entry + FOOTER_SIZE;
 }
 
-/** Parses the whole seek-table frame and checks it accounts for exactly blobSize bytes. */
-export function decodeSeekTable(table: Buffer, blobSize: number, maxFrame: number): SeekTable {
+/**
+ * Parses the whole seek-table frame and checks it accounts for exactly blobSize bytes, of which
+ * the first `prefixSize` precede the frames (an encrypted blob's header).
+ */
+export function decodeSeekTable(table: Buffer, blobSize: number, maxFrame: number, prefixSize = 0): SeekTable {
   if (table.length < 8 + FOOTER_SIZE || table.readUInt32LE(0) !== SKIPPABLE_MAGIC) {
     throw new Error('corrupt seek table: missing skippable frame header');
   }
@@ -63,7 +66,7 @@ export function decodeSeekTable(table: Buffer, blobSize: number, maxFrame: numbe
   const entry = withChecksum ? ENTRY_SIZE + 4 : ENTRY_SIZE;
   if (8 + n * entry + FOOTER_SIZE !== table.length) throw new Error('corrupt seek table: frame count disagrees with size');
   const frames: FrameEntry[] = [];
-  let total = table.length;
+  let total = table.length + prefixSize;
   for (let i = 0, o = 8; i < n; i++, o += entry) {
     const compressedSize = table.readUInt32LE(o);
     const decompressedSize = table.readUInt32LE(o + 4);

@@ -59,6 +59,18 @@ export interface Manifest {
   /** The upper dir's own metadata (the tar has no entry for the root). */
   root?: { mode: number; uid: number; gid: number; mtimeNs: string };
   tool: string;
+  /**
+   * Present when the snapshot's blobs (layer, index, chunk pack) are encrypted on the client:
+   * the id of the key (never the key), and a keyed MAC over the rest of the manifest.
+   */
+  encryption?: ManifestEncryption;
+}
+
+export interface ManifestEncryption {
+  algorithm: 'AES-256-GCM';
+  keyId: string;
+  /** HMAC-SHA256 (hex) of the canonical manifest without this field, under a subkey of the key. */
+  mac: string;
 }
 
 export interface RefHistoryItem { manifest: string; created: string }
