@@ -3,7 +3,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StateDb } from '../state/db.js';
-import type { Logger } from '../ops/types.js';
+import type { Logger } from '../log.js';
 import { PreconditionFailedError, type ObjectStore } from '../store/types.js';
 import { finalizeUpload, isFinishedRow, UploadFailedError } from './finalize.js';
 import { getUpload, setStatus, unfinishedUploads, type UploadRow } from './journal.js';
@@ -114,9 +114,9 @@ async function resumeOne(t: MultipartTarget, state: StateDb, row: UploadRow, pub
     try {
       await publish(row.key, row.manifest_json);
     } catch (err) {
-      // A lost race for the ref (the publisher's RefConflictError, or a bare precondition failure).
-      if (!(err instanceof PreconditionFailedError) && (err as Error).name !== 'RefConflictError') throw err;
-      // Lost a race for the ref: the blob and manifest stay stored and restorable by digest.
+      // A lost race for the ref (publishers throw PreconditionFailedError or a subclass of it):
+      // the blob and manifest stay stored and restorable by digest.
+      if (!(err instanceof PreconditionFailedError)) throw err;
       const message = (err as Error).message;
       setStatus(state, row.id, 'done', `stored, but not made current: ${message}`);
       log.warn('resumed snapshot was stored but not made current', { upload: row.id, key: row.key, error: message });

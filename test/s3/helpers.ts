@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildArgs } from '../support/s3UploadChild.js';
 import { openState, type StateDb } from '../../src/state/db.js';
-import { openS3Store, type S3Store } from '../../src/store/s3.js';
-import type { S3Options } from '../../src/store/s3-options.js';
-import type { Logger } from '../../src/ops/types.js';
+import { openS3Store, type S3Store } from '../../src/s3/open.js';
+import type { S3Options } from '../../src/s3/options.js';
+import type { Logger } from '../../src/log.js';
 
 export const MIB = 1024 * 1024;
 

@@ -4,8 +4,8 @@ import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import type { S3Store } from '../../src/store/s3.js';
-import type { S3Options } from '../../src/store/s3-options.js';
+import type { S3Store } from '../../src/s3/open.js';
+import type { S3Options } from '../../src/s3/options.js';
 import { startFaultProxy } from '../support/faultProxy.js';
 import {
   createTestBucket, MIB, openTestStore, patternChunks, patternDigest, patternRange, runChild, s3TestEnv, sha256OfStream,

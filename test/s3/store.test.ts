@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { S3OpenError, type S3Store } from '../../src/store/s3.js';
+import { S3OpenError, type S3Store } from '../../src/s3/open.js';
 import { PreconditionFailedError } from '../../src/store/types.js';
 import { startFaultProxy } from '../support/faultProxy.js';
 import {

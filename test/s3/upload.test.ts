@@ -7,7 +7,7 @@ import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { status } from '../../src/ops/status.js';
-import type { S3Store } from '../../src/store/s3.js';
+import type { S3Store } from '../../src/s3/open.js';
 import { partsOf, unfinishedUploads, type UploadRow } from '../../src/upload/journal.js';
 import { resumePendingUploads } from '../../src/upload/resume.js';
 import { ALL_FAULTS, startFaultProxy } from '../support/faultProxy.js';
