@@ -19,7 +19,8 @@ import { describeError, isTransient } from './retry.js';
 export { s3OptionsFrom, type S3Options } from './options.js';
 export type { MultipartUploadInfo, S3Store } from './objects.js';
 
-export type OpenFailure = 'no-bucket' | 'bad-credentials' | 'no-credentials' | 'access-denied' | 'wrong-region' | 'unreachable' | 'other';
+export type OpenFailure =
+  'no-bucket' | 'bad-credentials' | 'no-credentials' | 'access-denied' | 'wrong-region' | 'unreachable' | 'server-error' | 'other';
 
 /** Opening the store failed; `reason` says which misconfiguration. */
 export class S3OpenError extends Error {
@@ -149,6 +150,11 @@ async function classifyOpenError(b: S3Bucket, err: unknown, timeoutMs: number, w
       return e(`access denied to bucket "${b.bucket}": the credentials are valid but lack permission (s3:ListBucket, s3:GetObject, s3:PutObject)`, 'access-denied');
     }
     return e(`bad credentials or no access (HTTP ${status}, ${detail})`, 'bad-credentials');
+  }
+  // The endpoint answered, but with a server error: that is not a network problem.
+  if (status !== undefined && status >= 500) {
+    const named = code && code !== 'Unknown' && code !== 'UnknownError' && code !== String(status) ? ` ${code}` : '';
+    return e(`server error: ${where} answered HTTP ${status}${named}`, 'server-error');
   }
   const root = rootError(err) as { name?: string; code?: string };
   if (root?.name === 'AbortError' || root?.name === 'TimeoutError' || isTransient(err) || /ENOTFOUND|EAI_AGAIN|ECONNREFUSED/.test(`${root?.code} ${describeError(err)}`)) {
