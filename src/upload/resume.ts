@@ -4,7 +4,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StateDb } from '../state/db.js';
 import type { Logger } from '../log.js';
-import { PreconditionFailedError, type ObjectStore } from '../store/types.js';
+import { PreconditionFailedError } from '../store/types.js';
 import { finalizeUpload, isFinishedRow, UploadFailedError } from './finalize.js';
 import { getUpload, setStatus, unfinishedUploads, type UploadRow } from './journal.js';
 import { release, removeOwnerFile, tryClaim } from './owner.js';
@@ -23,7 +23,8 @@ export interface ResumeReport {
   skipped: number;
 }
 
-export async function resumePendingUploads(store: ObjectStore, state: StateDb, publish: Publish, log: Logger): Promise<ResumeReport> {
+/** `store`: any store; only those with a multipart target (HasMultipartTarget) have uploads to resume. */
+export async function resumePendingUploads(store: object, state: StateDb, publish: Publish, log: Logger): Promise<ResumeReport> {
   const report: ResumeReport = { completed: [], failed: [], retryLater: [], skipped: 0 };
   const t = multipartTargetOf(store);
   if (!t) return report;
