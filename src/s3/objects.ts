@@ -25,6 +25,7 @@ export interface MultipartUploadInfo {
 }
 
 export interface S3Store extends ObjectStore, HasMultipartTarget {
+  readonly multipart: S3MultipartTarget;
   readonly bucket: string;
   readonly prefix: string;
   /** False when the server ignored If-None-Match on PutObject (writes fall back to read-compare-write). */

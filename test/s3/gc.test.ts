@@ -5,23 +5,22 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { gc } from '../../src/ops/gc.js';
 import type { OpsContext } from '../../src/ops/types.js';
 import type { StateDb } from '../../src/state/db.js';
 import { openFsStore } from '../../src/store/fs.js';
 import type { S3Store } from '../../src/s3/open.js';
 import type { ObjectStore } from '../../src/store/types.js';
-import { createTestBucket, memoryLog, openTestStore, s3TestEnv, tempStateDir, type S3TestEnv, type TestBucket } from './helpers.js';
+import {
+  memoryLog, openTestStore, type S3TestEnv, tempStateDir, type TestBucket, useTestBucket,
+} from './helpers.js';
 
 let env: S3TestEnv;
 let bucket: TestBucket;
-before(async () => {
-  env = s3TestEnv();
-  bucket = await createTestBucket(env, 'gc');
-});
-after(async () => {
-  await bucket?.destroy();
+useTestBucket('gc', (e, b) => {
+  env = e;
+  bucket = b;
 });
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');

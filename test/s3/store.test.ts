@@ -3,23 +3,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:net';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { S3OpenError, type S3Store } from '../../src/s3/open.js';
 import { PreconditionFailedError } from '../../src/store/types.js';
 import { startFaultProxy } from '../support/faultProxy.js';
 import {
-  createTestBucket, MIB, memoryLog, openTestStore, patternChunks, patternDigest, s3TestEnv, streamToBuffer, tempStateDir,
-  type S3TestEnv, type TestBucket,
+  memoryLog, MIB, openTestStore, patternChunks, patternDigest, type S3TestEnv, streamToBuffer, tempStateDir, type TestBucket, useTestBucket,
 } from './helpers.js';
 
 let env: S3TestEnv;
 let bucket: TestBucket;
-before(async () => {
-  env = s3TestEnv();
-  bucket = await createTestBucket(env, 'store');
-});
-after(async () => {
-  await bucket?.destroy();
+useTestBucket('store', (e, b) => {
+  env = e;
+  bucket = b;
 });
 
 async function withStore<T>(prefix: string, fn: (store: S3Store, log: ReturnType<typeof memoryLog>) => Promise<T>): Promise<T> {
