@@ -15,9 +15,7 @@ import {
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 let bucket: TestBucket;
-useTestBucket('cli', (_env, b) => {
-  bucket = b;
-});
+useTestBucket('cli', (f) => ({ bucket } = f));
 let work: string;
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'lk-s3cli-'));

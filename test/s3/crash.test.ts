@@ -17,10 +17,7 @@ const KILLS = 10;
 
 let env: S3TestEnv;
 let bucket: TestBucket;
-useTestBucket('crash', (e, b) => {
-  env = e;
-  bucket = b;
-});
+useTestBucket('crash', (f) => ({ env, bucket } = f));
 
 test(`a 200 MiB upload killed ${KILLS} times at random points resumes each time and re-sends at most one part per kill plus the parts in flight`, async () => {
   const s = await tempStateDir('crash');

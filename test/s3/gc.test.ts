@@ -18,10 +18,7 @@ import {
 
 let env: S3TestEnv;
 let bucket: TestBucket;
-useTestBucket('gc', (e, b) => {
-  env = e;
-  bucket = b;
-});
+useTestBucket('gc', (f) => ({ env, bucket } = f));
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 

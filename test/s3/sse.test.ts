@@ -13,10 +13,7 @@ import {
 
 let env: S3TestEnv;
 let bucket: TestBucket;
-useTestBucket('sse', (e, b) => {
-  env = e;
-  bucket = b;
-});
+useTestBucket('sse', (f) => ({ env, bucket } = f));
 
 const SIZE = 13 * MIB;
 

@@ -13,10 +13,7 @@ import {
 
 let env: S3TestEnv;
 let bucket: TestBucket;
-useTestBucket('store', (e, b) => {
-  env = e;
-  bucket = b;
-});
+useTestBucket('store', (f) => ({ env, bucket } = f));
 
 async function withStore<T>(prefix: string, fn: (store: S3Store, log: ReturnType<typeof memoryLog>) => Promise<T>): Promise<T> {
   const s = await tempStateDir('store');

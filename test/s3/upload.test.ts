@@ -20,10 +20,7 @@ const PART = 8 * MIB;
 
 let env: S3TestEnv;
 let bucket: TestBucket;
-useTestBucket('upload', (e, b) => {
-  env = e;
-  bucket = b;
-});
+useTestBucket('upload', (f) => ({ env, bucket } = f));
 
 /** Writes the pattern through a fresh BlobWriter; returns its digest. */
 async function writeBlob(store: S3Store, seed: string, size: number, note?: string): Promise<string> {

@@ -85,12 +85,12 @@ export async function createTestBucket(env: S3TestEnv, label: string): Promise<T
  * Registers the file's before/after hooks: a bucket named after `label` is created before the
  * tests (and `set` given the server and the bucket) and destroyed after them.
  */
-export function useTestBucket(label: string, set: (env: S3TestEnv, bucket: TestBucket) => void): void {
+export function useTestBucket(label: string, set: (fixture: { env: S3TestEnv; bucket: TestBucket }) => void): void {
   let bucket: TestBucket | undefined;
   before(async () => {
     const env = s3TestEnv();
     bucket = await createTestBucket(env, label);
-    set(env, bucket);
+    set({ env, bucket });
   });
   after(async () => {
     await bucket?.destroy();
