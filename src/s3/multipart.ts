@@ -3,7 +3,7 @@
 // including which S3 answers mean "the upload is gone" or "a part was refused".
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CopyObjectCommand, CreateMultipartUploadCommand,
-  DeleteObjectCommand, HeadObjectCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, UploadPartCopyCommand,
+  DeleteObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, PutObjectCommand, UploadPartCommand, UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import type { Logger } from '../log.js';
 import type { ObjectInfo } from '../store/types.js';
@@ -58,6 +58,22 @@ export class S3MultipartTarget implements MultipartTarget {
     );
     if (!r.UploadId) throw new Error(`starting multipart upload ${b.url(objectKey)}: the server returned no upload id`);
     return r.UploadId;
+  }
+
+  async *listUploads(objectKey: string): AsyncIterable<string> {
+    const b = this.b;
+    const full = b.full(objectKey);
+    let keyMarker: string | undefined;
+    let idMarker: string | undefined;
+    for (;;) {
+      const page = await b.call(`listing multipart uploads of ${b.url(objectKey)}`, () =>
+        b.client.send(new ListMultipartUploadsCommand({ Bucket: b.bucket, Prefix: full, KeyMarker: keyMarker, UploadIdMarker: idMarker })),
+      );
+      for (const u of page.Uploads ?? []) if (u.Key === full && u.UploadId) yield u.UploadId;
+      if (!page.IsTruncated) return;
+      keyMarker = page.NextKeyMarker;
+      idMarker = page.NextUploadIdMarker;
+    }
   }
 
   async uploadPart(objectKey: string, uploadId: string, partNumber: number, body: Buffer | PartSource, md5: Buffer, hashes: PartHashes = {}): Promise<string> {

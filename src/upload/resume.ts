@@ -46,6 +46,7 @@ export async function resumePendingUploads(store: object, state: StateDb, publis
       if (err instanceof UploadFailedError) {
         setStatus(state, row.id, 'failed', message);
         if (row.upload_id) await t.abortUpload(row.object_key, row.upload_id).catch(() => undefined);
+        else await abortUnjournaled(t, row.object_key).catch(() => undefined);
         await rm(row.staging_path, { force: true });
         removeOwnerFile(row.staging_path);
         log.error('upload cannot be finished; the key keeps its previous snapshot', { upload: row.id, key: row.key, reason: message });
@@ -62,6 +63,16 @@ export async function resumePendingUploads(store: object, state: StateDb, publis
   await sweepStaging(t, state, log);
   pruneJournal(state);
   return report;
+}
+
+/**
+ * Aborts the multipart uploads on a writer's own temporary name (uploads/<uuid>) whose id never
+ * reached the journal: its writer was killed between CreateMultipartUpload and recording the
+ * answer. Nobody else uses that name, so every upload on it is the dead writer's.
+ */
+async function abortUnjournaled(t: MultipartTarget, objectKey: string): Promise<void> {
+  if (!objectKey.startsWith('uploads/')) return;
+  for await (const id of t.listUploads(objectKey)) await t.abortUpload(objectKey, id);
 }
 
 /** Removes staging files no journal row knows (a writer killed between creating its file and its row). */

@@ -49,6 +49,11 @@ export interface MultipartTarget {
   /** True when completing failed because the server refused the part list (a part missing or changed). */
   isPartRejected(err: unknown): boolean;
   createUpload(objectKey: string): Promise<string>;
+  /**
+   * Ids of the multipart uploads in progress on exactly this key: resume aborts those a writer
+   * created but was killed before it could journal the id.
+   */
+  listUploads(objectKey: string): AsyncIterable<string>;
   /** Returns the part's ETag without quotes. Retries transient failures; errors name the part. */
   uploadPart(objectKey: string, uploadId: string, partNumber: number, body: Buffer | PartSource, md5: Buffer, hashes?: PartHashes): Promise<string>;
   /** All parts the server holds, paginated. Throws an error for which isUploadGone() is true if the upload is unknown. */

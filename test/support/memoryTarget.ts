@@ -113,6 +113,10 @@ export class MemoryTarget implements MultipartTarget {
     });
   }
 
+  async *listUploads(objectKey: string): AsyncIterable<string> {
+    for (const [id, u] of this.uploads) if (u.key === objectKey) yield id;
+  }
+
   async uploadPart(objectKey: string, uploadId: string, partNumber: number, body: Buffer | PartSource, sentMd5: Buffer): Promise<string> {
     const bytes = await bytesOf(body);
     return this.act('uploadPart', objectKey, partNumber, (fault) => {

@@ -179,6 +179,21 @@ describe('upload engine against an in-memory MultipartTarget', () => {
     assert.equal(t.objects.has(blobKey(sha(BLOB))), false);
   });
 
+  test('a writer killed between creating its multipart upload and journalling the id: resume aborts the upload', async () => {
+    const { t, db } = setup();
+    t.failNext('createUpload', 'lost-answer'); // the server has the upload; the writer never learns its id
+    const w = await createMultipartWriter(t, db);
+    await w.write(BLOB.subarray(0, 1025)); // part 1 is complete: its upload starts
+    await waitFor('the upload to be created', () => t.count('createUpload') === 1, 30_000, 10);
+    const row = unfinishedUploads(db, t.name)[0];
+    assert.equal(row.upload_id, null);
+    assert.equal(t.uploads.size, 1);
+    release(row.staging_path); // the writer's process dies
+    const report = await resumePendingUploads({ multipart: t }, db, noPublish, quiet);
+    assert.equal(report.failed.length, 1);
+    assert.equal(t.uploads.size, 0, 'the upload nobody journaled was left on the server');
+  });
+
   test('a writer that died before finish() waits to be adopted, and is given up once older than abandonAfterMs', async () => {
     const { t, db } = setup();
     const w = await createMultipartWriter(t, db);
