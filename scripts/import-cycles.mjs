@@ -109,7 +109,7 @@ for (const a of TEMPORARILY_ALLOWED) {
   }
 }
 if (failed) {
-  console.error('import-cycles: folders of src/ import each other in a cycle; dependencies must point one way (see README, Structure)');
+  console.error('import-cycles: folders of src/ import each other in a cycle; dependencies must point one way (see README, Architecture)');
   process.exit(1);
 }
 console.log(`import-cycles: ${nodes.length} nodes, ${components.length === 0 ? 'no cycles' : `${components.length} known cycle(s)`}`);
