@@ -58,8 +58,10 @@ build: deps native proto
 typecheck: deps proto
 	npx tsc -p tsconfig.json --noEmit
 
+# eslint, and no import cycle between the folders of src/ (scripts/import-cycles.mjs)
 lint: deps
 	npx eslint .
+	node scripts/import-cycles.mjs
 
 # Everything: type-check, lint, unit + overlay tests on Node 20 and Node 24, S3 tests
 # against a throwaway Ceph RGW, Docker tests against a private dockerd.

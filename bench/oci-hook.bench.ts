@@ -5,7 +5,7 @@
 //   Target: <= 50 ms added to the start.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { busyboxRootfs, layerkeepHooks, overlayMount, requireTool, startDaemon, tempDir, uniq, unmount, writeBundle } from '../test/oci/helpers.js';
+import { busyboxRootfs, layerkeepHooks, mountOverlay, requireTool, startDaemon, tempDir, uniq, umount, writeBundle } from '../test/oci/helpers.js';
 import { median, pct } from './data.js';
 
 const N = Number(process.env.LK_BENCH_STARTS ?? 20);
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
       for (const kind of i % 2 ? (['plain', 'hooked'] as const) : (['hooked', 'plain'] as const)) {
         const id = uniq(kind);
         const dir = join(base, id);
-        const { merged } = overlayMount(lower, dir);
+        const { merged } = mountOverlay(lower, dir);
         await writeBundle(runc, join(dir, 'bundle'), merged, 'true', kind === 'hooked'
           ? { annotations: { 'io.layerkeep.key': id }, hooks: layerkeepHooks(daemon.hookArgs) }
           : {});
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
           await new Promise((r) => setTimeout(r, 5));
         }
         const del = await timedRunc(['--root', root, 'delete', id]);
-        unmount(merged);
+        umount(merged);
         if (i >= 2) {
           times[kind].create.push(create);
           times[kind].del.push(del);

@@ -53,7 +53,7 @@ export async function openStore(spec: string, state: StateDb, flags: Record<stri
   }
   if (url.protocol === 'file:') return openFsStore(decodeURIComponent(url.pathname));
   if (url.protocol === 's3:') {
-    const s3 = await import('../store/s3.js'); // the AWS SDK loads only for s3:// stores
+    const s3 = await import('../s3/open.js'); // the AWS SDK loads only for s3:// stores
     return s3.openS3Store(url, s3.s3OptionsFrom(flags, process.env), state, log);
   }
   throw new Error(`unsupported store ${url.protocol}//: use file:///DIR or s3://BUCKET/PREFIX`);

@@ -8,10 +8,12 @@ import type { OpsContext } from './types.js';
 
 export const DEFAULT_KEEP = 3;
 
-export class RefConflictError extends Error {
+/** A lost race for a key's ref: a conditional write that lost, so resume treats it as one. */
+export class RefConflictError extends PreconditionFailedError {
   override name = 'RefConflictError';
-  constructor(readonly key: string, readonly other: string, readonly mine: string) {
+  constructor(key: string, readonly other: string, readonly mine: string) {
     super(
+      key,
       `key ${key} was updated elsewhere: its current snapshot is ${other}, not the one this host last saw; ` +
         `this snapshot (${mine}) is stored but not current — restore ${other} first, or pass --take-over to make ${mine} current`,
     );

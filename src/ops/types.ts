@@ -2,18 +2,10 @@
 // Both front ends build an OpsContext and call the functions in src/ops/*.ts.
 import type { ObjectStore } from '../store/types.js';
 import type { StateDb } from '../state/db.js';
+import type { Logger, Progress } from '../log.js';
 
-export interface Logger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
-
-export interface Progress {
-  /** Called often; phase is e.g. "pack", "upload", "download", "unpack". */
-  update(phase: string, done: number, total?: number): void;
-}
+// Logger and Progress live in the bottom layer (src/log.ts); re-exported for the front ends.
+export type { Logger, Progress } from '../log.js';
 
 export interface OpsContext {
   store: ObjectStore;

@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import type { StateDb } from '../state/db.js';
 import { blobKey } from '../store/layout.js';
-import { codeOf, isUploadGone } from '../store/s3-errors.js';
 import { deleteParts, partsOf, recordPart, setUploadId, type PartRow, type UploadRow } from './journal.js';
 import { clippedRange, multipartEtag, partCount } from './partLayout.js';
 import { removeOwnerFile } from './owner.js';
@@ -100,7 +99,7 @@ async function completeMultipart(t: MultipartTarget, db: StateDb, row: FinishedR
     try {
       server = await collectParts(t, row.object_key, uploadId);
     } catch (err) {
-      if (!isUploadGone(err)) throw err;
+      if (!t.isUploadGone(err)) throw err;
       // Completed before the crash? The temporary object is then whole.
       if (await temporaryIsWhole(t, row, partsOf(db, row.id), count)) return;
       t.log.warn('the store no longer knows the multipart upload; re-sending the blob from the staging file', {
@@ -130,8 +129,8 @@ async function completeMultipart(t: MultipartTarget, db: StateDb, row: FinishedR
     await t.completeUpload(row.object_key, uploadId, list);
   } catch (err) {
     // A retried Complete whose first try succeeded answers NoSuchUpload; check the object.
-    if (isUploadGone(err) && (await temporaryIsWhole(t, row, journal, count))) return;
-    if (!reconcile && (isUploadGone(err) || codeOf(err) === 'InvalidPart')) return completeMultipart(t, db, row, true);
+    if (t.isUploadGone(err) && (await temporaryIsWhole(t, row, journal, count))) return;
+    if (!reconcile && (t.isUploadGone(err) || t.isPartRejected(err))) return completeMultipart(t, db, row, true);
     throw err;
   }
   if (!(await temporaryIsWhole(t, row, journal, count))) {

@@ -3,8 +3,8 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StateDb } from '../state/db.js';
-import type { Logger } from '../ops/types.js';
-import { PreconditionFailedError, type ObjectStore } from '../store/types.js';
+import type { Logger } from '../log.js';
+import { PreconditionFailedError } from '../store/types.js';
 import { finalizeUpload, isFinishedRow, UploadFailedError } from './finalize.js';
 import { getUpload, setStatus, unfinishedUploads, type UploadRow } from './journal.js';
 import { release, removeOwnerFile, tryClaim } from './owner.js';
@@ -23,7 +23,8 @@ export interface ResumeReport {
   skipped: number;
 }
 
-export async function resumePendingUploads(store: ObjectStore, state: StateDb, publish: Publish, log: Logger): Promise<ResumeReport> {
+/** `store`: any store; only those with a multipart target (HasMultipartTarget) have uploads to resume. */
+export async function resumePendingUploads(store: object, state: StateDb, publish: Publish, log: Logger): Promise<ResumeReport> {
   const report: ResumeReport = { completed: [], failed: [], retryLater: [], skipped: 0 };
   const t = multipartTargetOf(store);
   if (!t) return report;
@@ -45,6 +46,7 @@ export async function resumePendingUploads(store: ObjectStore, state: StateDb, p
       if (err instanceof UploadFailedError) {
         setStatus(state, row.id, 'failed', message);
         if (row.upload_id) await t.abortUpload(row.object_key, row.upload_id).catch(() => undefined);
+        else await abortUnjournaled(t, row.object_key).catch(() => undefined);
         await rm(row.staging_path, { force: true });
         removeOwnerFile(row.staging_path);
         log.error('upload cannot be finished; the key keeps its previous snapshot', { upload: row.id, key: row.key, reason: message });
@@ -61,6 +63,16 @@ export async function resumePendingUploads(store: ObjectStore, state: StateDb, p
   await sweepStaging(t, state, log);
   pruneJournal(state);
   return report;
+}
+
+/**
+ * Aborts the multipart uploads on a writer's own temporary name (uploads/<uuid>) whose id never
+ * reached the journal: its writer was killed between CreateMultipartUpload and recording the
+ * answer. Nobody else uses that name, so every upload on it is the dead writer's.
+ */
+async function abortUnjournaled(t: MultipartTarget, objectKey: string): Promise<void> {
+  if (!objectKey.startsWith('uploads/')) return;
+  for await (const id of t.listUploads(objectKey)) await t.abortUpload(objectKey, id);
 }
 
 /** Removes staging files no journal row knows (a writer killed between creating its file and its row). */
@@ -114,9 +126,9 @@ async function resumeOne(t: MultipartTarget, state: StateDb, row: UploadRow, pub
     try {
       await publish(row.key, row.manifest_json);
     } catch (err) {
-      // A lost race for the ref (the publisher's RefConflictError, or a bare precondition failure).
-      if (!(err instanceof PreconditionFailedError) && (err as Error).name !== 'RefConflictError') throw err;
-      // Lost a race for the ref: the blob and manifest stay stored and restorable by digest.
+      // A lost race for the ref (publishers throw PreconditionFailedError or a subclass of it):
+      // the blob and manifest stay stored and restorable by digest.
+      if (!(err instanceof PreconditionFailedError)) throw err;
       const message = (err as Error).message;
       setStatus(state, row.id, 'done', `stored, but not made current: ${message}`);
       log.warn('resumed snapshot was stored but not made current', { upload: row.id, key: row.key, error: message });

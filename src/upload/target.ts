@@ -1,8 +1,9 @@
-// What the multipart engine needs from an object store. The S3 store implements it; the
-// engine (writer, resume) holds the journal, staging file and scheduling logic.
+// What the multipart engine needs from an object store. The S3 backend (src/s3) implements it;
+// the engine (writer, finalize, resume) holds the journal, staging file and scheduling logic and
+// knows nothing of S3: it asks the target what a failure means.
 import type { Readable } from 'node:stream';
 import type { ObjectInfo } from '../store/types.js';
-import type { Logger } from '../ops/types.js';
+import type { Logger } from '../log.js';
 
 export interface ServerPart {
   number: number;
@@ -40,7 +41,19 @@ export interface MultipartTarget {
   /** Interrupted writers' uploads older than this are given up by resume. */
   readonly abandonAfterMs: number;
   readonly log: Logger;
+  /**
+   * True when a failure means the server no longer knows the multipart upload (aborted,
+   * expired, or completed by an earlier attempt whose answer was lost).
+   */
+  isUploadGone(err: unknown): boolean;
+  /** True when completing failed because the server refused the part list (a part missing or changed). */
+  isPartRejected(err: unknown): boolean;
   createUpload(objectKey: string): Promise<string>;
+  /**
+   * Ids of the multipart uploads in progress on exactly this key: resume aborts those a writer
+   * created but was killed before it could journal the id.
+   */
+  listUploads(objectKey: string): AsyncIterable<string>;
   /** Returns the part's ETag without quotes. Retries transient failures; errors name the part. */
   uploadPart(objectKey: string, uploadId: string, partNumber: number, body: Buffer | PartSource, md5: Buffer, hashes?: PartHashes): Promise<string>;
   /** All parts the server holds, paginated. Throws an error for which isUploadGone() is true if the upload is unknown. */

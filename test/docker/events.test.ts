@@ -1,7 +1,7 @@
 // End-to-end: Docker events (dockerode) for discovery and reconciliation. Containers that do not
 // run under the wrapper are captured from their `die` event; containers that stopped while the
 // daemon was down are captured when it starts; the event stream survives a dockerd restart.
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,15 +14,9 @@ import { REPO, docker, dockerEnv, fileStore, startLayerkeep, uniq, waitFor, wait
 const env: DockerEnv = dockerEnv();
 
 describe('Docker events: discovery and reconciliation', () => {
-  let store: string;
+  const store = fileStore();
   let lk: LayerkeepProcess | undefined;
-
-  before(() => {
-    store = fileStore();
-  });
-  after(async () => {
-    await lk?.stop();
-  });
+  after(async () => await lk?.stop());
 
   it('captures a labelled container outside the wrapper (runtime runc) from its die event', async () => {
     lk = await startLayerkeep(env, { store });

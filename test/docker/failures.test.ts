@@ -2,7 +2,7 @@
 // message; on-restore-error=start: start without state and never capture that run over the
 // key), the daemon killed while a snapshot is in flight (resumed from the capture journal),
 // and the image policy.
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,15 +15,9 @@ import {
 const env: DockerEnv = dockerEnv();
 
 describe('Docker: failures around the daemon', () => {
-  let store: string;
+  const store = fileStore();
   let lk: LayerkeepProcess | undefined;
-
-  before(() => {
-    store = fileStore();
-  });
-  after(async () => {
-    await lk?.stop();
-  });
+  after(async () => await lk?.stop());
 
   it('refuses to start a labelled container while the daemon is down, naming the cause', async () => {
     const key = uniq('down');

@@ -1,38 +1,19 @@
 // Shared set-up for the OCI end-to-end tests: a layerkeep daemon of the test's own (file:// store,
-// Docker off), a busybox root file system, overlay mounts, and runc/podman calls. Everything lives
-// in a temp dir that is removed when the test process exits.
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// Docker off), a busybox root file system, and runc/podman calls. Temp dirs and overlay mounts
+// come from test/support/scratch.ts and are removed (unmounted) when the test process exits.
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, copyFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { createClient, unary } from '../../src/service/client.js';
+import { REPO, startServe } from '../support/daemon.js';
+import { tempDir } from '../support/scratch.js';
 
-export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export { REPO } from '../support/daemon.js';
+export { mountOverlay, tempDir, umount } from '../support/scratch.js';
+export { sleep } from '../support/wait.js';
 export const HOOK = join(REPO, 'hooks', 'layerkeep-hook');
 export const BUSYBOX = '/bin/busybox';
 
-const mounted: string[] = [];
-const tempDirs: string[] = [];
-process.on('exit', () => {
-  for (const m of mounted.reverse()) {
-    try {
-      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
-    } catch {
-      /* unmounted already */
-    }
-  }
-  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
-});
-
-export function tempDir(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(d);
-  return d;
-}
-
 export const uniq = (prefix: string): string => `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Fails (never skips) with what to install when a tool the tests drive is missing. */
 export function requireTool(name: string, aptPackage: string): string {
@@ -68,24 +49,6 @@ export function busyboxRootfs(dir: string): string {
   writeFileSync(join(dir, 'srv', 'image-dir', 'a.txt'), 'a\n');
   writeFileSync(join(dir, 'srv', 'image-dir', 'b.txt'), 'b\n');
   return dir;
-}
-
-/** Mounts a fresh overlay of `lower` at <dir>/merged (upper and work beside it); unmounted at exit. */
-export function overlayMount(lower: string, dir: string, extraOptions = ''): { merged: string; upper: string } {
-  const upper = join(dir, 'upper');
-  const work = join(dir, 'work');
-  const merged = join(dir, 'merged');
-  for (const d of [upper, work, merged]) mkdirSync(d, { recursive: true });
-  const opts = `lowerdir=${lower},upperdir=${upper},workdir=${work}${extraOptions ? ',' + extraOptions : ''}`;
-  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', opts, merged]);
-  mounted.push(merged);
-  return { merged, upper };
-}
-
-export function unmount(path: string): void {
-  execFileSync('umount', [path]);
-  const i = mounted.indexOf(path);
-  if (i >= 0) mounted.splice(i, 1);
 }
 
 export interface RunResult { code: number; stdout: string; stderr: string }
@@ -125,68 +88,28 @@ export async function startDaemon(extra: string[] = []): Promise<Daemon> {
   const runDir = join(base, 'run');
   const storeDir = join(base, 'store');
   mkdirSync(storeDir);
-  const args = [
-    join(REPO, 'dist/src/cli/main.js'), 'serve', `--socket=${socket}`, `--run-dir=${runDir}`,
+  const serve = await startServe([
+    `--socket=${socket}`, `--run-dir=${runDir}`,
     `--store=file://${storeDir}`, `--state-dir=${join(base, 'state')}`, `--capture-dir=${join(base, 'captures')}`,
     '--docker=off', '--log-level=debug', ...extra,
-  ];
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  proc.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = new Promise<void>((r) => proc.on('exit', () => r()));
-  const d: Daemon = {
-    proc, socket, runDir, storeDir,
+  ], socket);
+  return {
+    proc: serve.proc, socket, runDir, storeDir,
     hookArgs: [`--node=${process.execPath}`, `--socket=${socket}`, `--run-dir=${runDir}`],
-    logs: () => out,
+    logs: serve.logs,
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      await exited;
+      await serve.stop();
     },
   };
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`layerkeep serve exited ${proc.exitCode}: ${out}`);
-    if (existsSync(socket)) {
-      const c = createClient({ address: socket });
-      try {
-        await unary(c, c.Health as never, {}, 1000);
-        c.close();
-        return d;
-      } catch {
-        c.close();
-      }
-    }
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`layerkeep serve did not answer on ${socket} within 20s: ${out}`);
-    }
-    await sleep(100);
-  }
 }
 
-/** The key's current snapshot digest in a file:// store, or '' if the key has none. */
 /** Ref names in a local store (a `<key>.lock` file held during a publish is not a ref). */
 export function refNames(storeDir: string): string[] {
   const dir = join(storeDir, 'refs');
   return existsSync(dir) ? readdirSync(dir).filter((n) => !n.endsWith('.lock')) : [];
 }
 
-export function currentSnapshot(storeDir: string, key: string): string {
-  const p = join(storeDir, 'refs', key);
-  if (!existsSync(p)) return '';
-  return (JSON.parse(readFileSync(p, 'utf8')) as { current: string }).current;
-}
-
-export async function waitForSnapshot(storeDir: string, key: string, previous = '', timeoutMs = 60_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const cur = currentSnapshot(storeDir, key);
-    if (cur && cur !== previous) return cur;
-    if (Date.now() > deadline) throw new Error(`no new snapshot of key ${key} within ${timeoutMs} ms`);
-    await sleep(100);
-  }
-}
+export { currentSnapshotIn as currentSnapshot, waitForSnapshotIn as waitForSnapshot } from '../support/refs.js';
 
 export interface OciHookEntry { path: string; args: string[]; timeout: number }
 

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { busyboxRootfs, currentSnapshot, type Daemon, layerkeepHooks, overlayMount, refNames, requireTool, run, startDaemon, tempDir, uniq, unmount, waitForSnapshot, writeBundle } from './helpers.js';
+import { busyboxRootfs, currentSnapshot, type Daemon, layerkeepHooks, mountOverlay, refNames, requireTool, run, startDaemon, tempDir, uniq, umount, waitForSnapshot, writeBundle } from './helpers.js';
 
 const runc = requireTool('runc', 'runc');
 
@@ -27,7 +27,7 @@ describe('runc bundle with layerkeep OCI hooks', () => {
 
   async function runContainer(name: string, key: string | undefined, script: string, hookArgs = daemon.hookArgs, annotations: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string; merged: string; upper: string }> {
     const dir = join(base, name);
-    const { merged, upper } = overlayMount(lower, dir);
+    const { merged, upper } = mountOverlay(lower, dir);
     await writeBundle(runc, join(dir, 'bundle'), merged, script, {
       annotations: { ...(key ? { 'io.layerkeep.key': key } : {}), ...annotations },
       hooks: layerkeepHooks(hookArgs),
@@ -44,7 +44,7 @@ describe('runc bundle with layerkeep OCI hooks', () => {
     assert.match(first.stdout, /wrote/);
     const snap = await waitForSnapshot(daemon.storeDir, key);
     assert.match(snap, /^sha256:/);
-    unmount(first.merged);
+    umount(first.merged);
 
     const second = await runContainer(uniq('c2'), key,
       'cat /root/note; ls /etc/image-file.txt 2>/dev/null || echo image-file-gone; ls /srv/image-dir', hookArgs);
@@ -54,7 +54,7 @@ describe('runc bundle with layerkeep OCI hooks', () => {
     assert.match(daemon.logs(), new RegExp(`restored container state.*${key}`));
     // The restore went through the mounted overlay: the upper dir holds the state as overlay does.
     assert.ok(existsSync(join(second.upper, 'root', 'note')));
-    unmount(second.merged);
+    umount(second.merged);
   }
 
   it('restores what a container wrote and deleted, through the daemon\'s hook spool (no node on the hook path)', async () => {
@@ -88,21 +88,21 @@ describe('runc bundle with layerkeep OCI hooks', () => {
         const v = await runContainer(victimName, victimKey, 'echo secret > /root/secret');
         assert.equal(v.code, 0, v.stderr);
         const victimSnap = await waitForSnapshot(daemon.storeDir, victimKey);
-        unmount(v.merged);
+        umount(v.merged);
 
         const attackerKey = uniq('attacker');
         const a = await runContainer(uniq('attacker'), attackerKey, 'echo mine > /root/mine', daemon.hookArgs,
           { id: victimName, bundle: join(base, victimName, 'bundle') });
         assert.equal(a.code, 0, `the attacker's own start and stop must work: ${a.stderr}`);
         await waitForSnapshot(daemon.storeDir, attackerKey);
-        unmount(a.merged);
+        umount(a.merged);
         assert.equal(currentSnapshot(daemon.storeDir, victimKey), victimSnap, 'the victim\'s snapshot was replaced');
 
         // What each key restores: its own container's files only.
         const check = await runContainer(uniq('check'), attackerKey, 'ls /root');
         assert.equal(check.code, 0, check.stderr);
         assert.equal(check.stdout, 'mine\n');
-        unmount(check.merged);
+        umount(check.merged);
       } finally {
         if (had) writeFileSync(marker, had);
       }
@@ -120,7 +120,7 @@ describe('runc bundle with layerkeep OCI hooks', () => {
     const refsAfter = refNames(daemon.storeDir).length;
     assert.equal(refsAfter, refsBefore);
     assert.ok(existsSync(join(r.upper, 'root', 'own')));
-    unmount(r.merged);
+    umount(r.merged);
   });
 
   it('refuses the start, naming the container and the reason, when the daemon is down', async () => {
@@ -131,19 +131,19 @@ describe('runc bundle with layerkeep OCI hooks', () => {
     assert.doesNotMatch(r.stdout, /should-not-run/);
     assert.match(r.stderr, new RegExp(`cannot restore the state of container ${name.slice(0, 12)}.*daemon is not running`));
     assert.equal(currentSnapshot(daemon.storeDir, key), '');
-    unmount(r.merged);
+    umount(r.merged);
   });
 
   it('refuses a rootless overlay (userxattr) with a clear message', async () => {
     const key = uniq('rootless');
     const name = uniq('ux');
     const dir = join(base, name);
-    const { merged } = overlayMount(lower, dir, 'userxattr');
+    const { merged } = mountOverlay(lower, dir, 'userxattr');
     await writeBundle(runc, join(dir, 'bundle'), merged, 'echo should-not-run', { annotations: { 'io.layerkeep.key': key }, hooks: layerkeepHooks(daemon.hookArgs) });
     const r = await run(runc, ['--root', runcRoot, 'run', '--bundle', join(dir, 'bundle'), name]);
     assert.notEqual(r.code, 0);
     assert.doesNotMatch(r.stdout, /should-not-run/);
     assert.match(r.stderr, /rootless overlay \(userxattr/);
-    unmount(merged);
+    umount(merged);
   });
 });

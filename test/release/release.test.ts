@@ -8,7 +8,9 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { createClient, unary } from '../../src/service/client.js';
-import { describeTree, mountOverlay, tempDir, treeList, umount, type OverlayDirs } from '../support/tree.js';
+import { describeTree, treeList } from '../support/tree.js';
+import { mountOverlay, tempDir, umount, type OverlayDirs } from '../support/scratch.js';
+import { waitFor } from '../support/wait.js';
 
 const TARBALL = process.env.LAYERKEEP_RELEASE;
 if (!TARBALL || !existsSync(TARBALL)) throw new Error('LAYERKEEP_RELEASE must name the release tarball (make test-release sets it)');
@@ -16,13 +18,6 @@ const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import
 const APP = '/opt/layerkeep';
 const CHROOT = '/usr/sbin/chroot';
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /** Every file under dir (relative paths), directories included with a trailing slash. */
 function listAll(dir: string): string[] {

@@ -8,20 +8,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createTestBucket, MIB, s3TestEnv, type S3TestEnv, type TestBucket } from './helpers.js';
+import {
+  MIB, type TestBucket, useTestBucket,
+} from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
-let env: S3TestEnv;
 let bucket: TestBucket;
+useTestBucket('cli', (f) => ({ bucket } = f));
 let work: string;
 before(async () => {
-  env = s3TestEnv();
-  bucket = await createTestBucket(env, 'cli');
   work = await mkdtemp(join(tmpdir(), 'lk-s3cli-'));
 });
 after(async () => {
-  await bucket?.destroy();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

@@ -3,11 +3,11 @@
 // little was sent twice (measured by the fault proxy's byte counts).
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import type { UploadRow } from '../../src/upload/journal.js';
 import { startFaultProxy } from '../support/faultProxy.js';
 import {
-  createTestBucket, MIB, openTestStore, patternDigest, runChild, s3TestEnv, sha256OfStream, tempStateDir, type S3TestEnv, type TestBucket,
+  MIB, openTestStore, patternDigest, runChild, type S3TestEnv, sha256OfStream, tempStateDir, type TestBucket, useTestBucket,
 } from './helpers.js';
 
 const SIZE = 200 * MIB;
@@ -17,13 +17,7 @@ const KILLS = 10;
 
 let env: S3TestEnv;
 let bucket: TestBucket;
-before(async () => {
-  env = s3TestEnv();
-  bucket = await createTestBucket(env, 'crash');
-});
-after(async () => {
-  await bucket?.destroy();
-});
+useTestBucket('crash', (f) => ({ env, bucket } = f));
 
 test(`a 200 MiB upload killed ${KILLS} times at random points resumes each time and re-sends at most one part per kill plus the parts in flight`, async () => {
   const s = await tempStateDir('crash');

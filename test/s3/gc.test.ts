@@ -1,27 +1,24 @@
 // gc against the S3 store (RGW) and the local directory store: mark from refs through
 // manifests (history and base chains) to blobs; sweep only what is old enough.
-import { CreateMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { gc } from '../../src/ops/gc.js';
 import type { OpsContext } from '../../src/ops/types.js';
 import type { StateDb } from '../../src/state/db.js';
 import { openFsStore } from '../../src/store/fs.js';
+import type { S3Store } from '../../src/s3/open.js';
 import type { ObjectStore } from '../../src/store/types.js';
-import { createTestBucket, memoryLog, openTestStore, s3TestEnv, tempStateDir, type S3TestEnv, type TestBucket } from './helpers.js';
+import {
+  memoryLog, openTestStore, type S3TestEnv, tempStateDir, type TestBucket, useTestBucket,
+} from './helpers.js';
 
 let env: S3TestEnv;
 let bucket: TestBucket;
-before(async () => {
-  env = s3TestEnv();
-  bucket = await createTestBucket(env, 'gc');
-});
-after(async () => {
-  await bucket?.destroy();
-});
+useTestBucket('gc', (f) => ({ env, bucket } = f));
 
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
@@ -73,6 +70,36 @@ async function exists(store: ObjectStore, keys: string[]): Promise<boolean[]> {
 
 const ctxOf = (store: ObjectStore, state: StateDb): OpsContext => ({ store, state, log: memoryLog(), host: 'test' });
 
+/** The latest time (server clock, ms) of any object or multipart upload under the store's prefix. */
+async function latestServerTime(store: S3Store): Promise<number> {
+  let latest = 0;
+  for await (const o of store.list('')) latest = Math.max(latest, o.modified?.getTime() ?? 0);
+  for await (const u of store.listMultipartUploads()) latest = Math.max(latest, u.initiated?.getTime() ?? 0);
+  return latest;
+}
+
+/** The server's modification times (ms) of these keys, as gc sees them in a listing. */
+async function serverTimes(store: ObjectStore, keys: string[]): Promise<number[]> {
+  const times = new Map<string, number>();
+  for await (const o of store.list('')) times.set(o.key, o.modified?.getTime() ?? 0);
+  return keys.map((k) => times.get(k) ?? assert.fail(`${k} not listed`));
+}
+
+/** Waits until an object written now gets a later server time than `t` (the server's clock granularity). */
+async function serverClockPast(t: number): Promise<void> {
+  const key = `clock/${randomBytes(4).toString('hex')}`;
+  try {
+    for (;;) {
+      await bucket.client.send(new PutObjectCommand({ Bucket: bucket.name, Key: key, Body: 'x' }));
+      const listed = await bucket.client.send(new ListObjectsV2Command({ Bucket: bucket.name, Prefix: key }));
+      if ((listed.Contents?.[0]?.LastModified?.getTime() ?? 0) > t) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await bucket.client.send(new DeleteObjectCommand({ Bucket: bucket.name, Key: key }));
+  }
+}
+
 describe('gc', () => {
   test('on S3: dry run reports, real run deletes unreached old manifests, blobs, temporaries and unknown multipart uploads', async () => {
     const s = await tempStateDir('gc');
@@ -92,12 +119,18 @@ describe('gc', () => {
       const note = JSON.stringify({ key: 'p', blob: { digest: `sha256:${pendingBlob}` }, index: { digest: `sha256:${pendingIndex}` }, base: [] });
       s.state.prepare(`INSERT INTO uploads (store, key, object_key, blob_digest, size, part_size, staging_path, manifest_json, status, started, updated)
                        VALUES (?, 'p', 'uploads/pending', ?, 12, 5242880, '/nonexistent2', ?, 'completing', '', '')`).run(store.description, pendingBlob, note);
-      // Wait past a 2 s grace period, then add a young unreached snapshot.
-      await new Promise((r) => setTimeout(r, 2600));
+      // Then a young unreached snapshot, once the server's clock has passed everything above.
+      // gc runs at the young snapshot's server time with a grace period that just covers the
+      // gap: no stopwatch, so a slow machine cannot make the young objects look old.
+      const oldest = await latestServerTime(store);
+      await serverClockPast(oldest);
       const by = await putBlob(store, 'young blob');
       const my = await putManifest(store, 'young', by);
+      const young = await serverTimes(store, [`blobs/sha256/${by}`, `manifests/${my}.json`]);
+      const clock = { now: new Date(Math.min(...young)), graceMs: Math.min(...young) - oldest };
+      assert.ok(clock.graceMs > 0);
 
-      const dry = await gc(ctxOf(store, s.state), { dryRun: true, graceMs: 2000 });
+      const dry = await gc(ctxOf(store, s.state), { dryRun: true, ...clock });
       assert.equal(dry.dryRun, true);
       assert.deepEqual(dry.deleted.manifests, [`manifests/${m.m0}.json`]);
       assert.deepEqual(dry.deleted.blobs, [`blobs/sha256/${b.b0}`]);
@@ -107,7 +140,7 @@ describe('gc', () => {
       assert.deepEqual(dry.reachable, { manifests: 4, blobs: 8 });
       assert.deepEqual(await exists(store, [`manifests/${m.m0}.json`, `blobs/sha256/${b.b0}`, 'uploads/stray']), [true, true, true]);
 
-      const real = await gc(ctxOf(store, s.state), { graceMs: 2000 });
+      const real = await gc(ctxOf(store, s.state), clock);
       assert.deepEqual(real.deleted, dry.deleted);
       assert.deepEqual(real.abortedUploads, dry.abortedUploads);
       assert.deepEqual(await exists(store, [`manifests/${m.m0}.json`, `blobs/sha256/${b.b0}`, 'uploads/stray']), [false, false, false]);
@@ -119,7 +152,7 @@ describe('gc', () => {
       assert.deepEqual(uploads, [known.UploadId]);
 
       // keep=1: a's older snapshot goes; b's base chain (m3 -> b3) stays.
-      const trimmed = await gc(ctxOf(store, s.state), { graceMs: 2000, keep: 1 });
+      const trimmed = await gc(ctxOf(store, s.state), { ...clock, keep: 1 });
       assert.deepEqual(trimmed.deleted.manifests, [`manifests/${m.m1}.json`]);
       assert.deepEqual(trimmed.deleted.blobs, [`blobs/sha256/${b.b1}`]);
       assert.deepEqual(await exists(store, [`manifests/${m.m3}.json`, `blobs/sha256/${b.b3}`]), [true, true]);

@@ -1,96 +1,23 @@
 // Shared set-up for the S3 tests: they run against the S3 server named by AWS_ENDPOINT_URL
 // (test/infra/with-rgw.sh starts a throwaway Ceph RGW and exports it). No server is started here.
-import {
-  AbortMultipartUploadCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, ListMultipartUploadsCommand,
-  ListObjectsV2Command, S3Client,
-} from '@aws-sdk/client-s3';
 import { spawn } from 'node:child_process';
-import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ChildArgs } from '../support/s3UploadChild.js';
 import { openState, type StateDb } from '../../src/state/db.js';
-import { openS3Store, type S3Store } from '../../src/store/s3.js';
-import type { S3Options } from '../../src/store/s3-options.js';
-import type { Logger } from '../../src/ops/types.js';
+import { openS3Store, type S3Store } from '../../src/s3/open.js';
+import type { S3Options } from '../../src/s3/options.js';
+import type { Logger } from '../../src/log.js';
 
 export const MIB = 1024 * 1024;
 
-// Never let the SDK's credential chain reach for instance metadata from a test.
-process.env.AWS_EC2_METADATA_DISABLED = 'true';
-
-export interface S3TestEnv {
-  endpoint: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  region: string;
-}
-
-/** The test server's coordinates; throws (failing the test) when they are not set. */
-export function s3TestEnv(): S3TestEnv {
-  const endpoint = process.env.AWS_ENDPOINT_URL;
-  const accessKeyId = process.env.AWS_ACCESS_KEY_ID;
-  const secretAccessKey = process.env.AWS_SECRET_ACCESS_KEY;
-  if (!endpoint || !accessKeyId || !secretAccessKey) {
-    throw new Error(
-      'AWS_ENDPOINT_URL / AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY are not set: the S3 tests need a test S3 server; ' +
-        'run them with `make test-s3` (test/infra/with-rgw.sh starts a throwaway Ceph RGW and exports these)',
-    );
-  }
-  return { endpoint, accessKeyId, secretAccessKey, region: process.env.AWS_REGION ?? 'us-east-1' };
-}
-
-export function adminClient(env: S3TestEnv, endpoint = env.endpoint): S3Client {
-  return new S3Client({
-    region: env.region,
-    endpoint,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    credentials: { accessKeyId: env.accessKeyId, secretAccessKey: env.secretAccessKey },
-  });
-}
-
-export interface TestBucket {
-  name: string;
-  client: S3Client;
-  /** Every object key in the bucket (full keys). */
-  keys(prefix?: string): Promise<string[]>;
-  /** Deletes every object and multipart upload, then the bucket. */
-  destroy(): Promise<void>;
-}
-
-export async function createTestBucket(env: S3TestEnv, label: string): Promise<TestBucket> {
-  const client = adminClient(env);
-  const name = `lk-${label}-${randomBytes(4).toString('hex')}`;
-  await client.send(new CreateBucketCommand({ Bucket: name }));
-  const keys = async (prefix?: string): Promise<string[]> => {
-    const out: string[] = [];
-    let token: string | undefined;
-    do {
-      const r = await client.send(new ListObjectsV2Command({ Bucket: name, Prefix: prefix, ContinuationToken: token }));
-      for (const o of r.Contents ?? []) if (o.Key) out.push(o.Key);
-      token = r.IsTruncated ? r.NextContinuationToken : undefined;
-    } while (token);
-    return out;
-  };
-  return {
-    name,
-    client,
-    keys,
-    destroy: async () => {
-      const ups = await client.send(new ListMultipartUploadsCommand({ Bucket: name }));
-      for (const u of ups.Uploads ?? []) {
-        await client.send(new AbortMultipartUploadCommand({ Bucket: name, Key: u.Key, UploadId: u.UploadId }));
-      }
-      for (const k of await keys()) await client.send(new DeleteObjectCommand({ Bucket: name, Key: k }));
-      await client.send(new DeleteBucketCommand({ Bucket: name }));
-      client.destroy();
-    },
-  };
-}
+export {
+  adminClient, createTestBucket, s3TestEnv, useTestBucket, type S3TestEnv, type TestBucket,
+} from '../support/s3Bucket.js';
+import type { S3TestEnv } from '../support/s3Bucket.js';
 
 export async function tempStateDir(label: string): Promise<{ dir: string; state: StateDb; cleanup(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), `lk-${label}-`));

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { s3OptionsFrom } from '../../src/store/s3-options.js';
+import { s3OptionsFrom } from '../../src/s3/options.js';
 
 test('flags win over LAYERKEEP_S3_* which win over AWS_*; sizes, counts and modes are parsed', () => {
   const opts = s3OptionsFrom(

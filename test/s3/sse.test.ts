@@ -3,24 +3,17 @@
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import type { S3Store } from '../../src/store/s3.js';
-import type { S3Options } from '../../src/store/s3-options.js';
+import { describe, test } from 'node:test';
+import type { S3Store } from '../../src/s3/open.js';
+import type { S3Options } from '../../src/s3/options.js';
 import { startFaultProxy } from '../support/faultProxy.js';
 import {
-  createTestBucket, MIB, openTestStore, patternChunks, patternDigest, patternRange, runChild, s3TestEnv, sha256OfStream,
-  streamToBuffer, tempStateDir, type S3TestEnv, type TestBucket,
+  MIB, openTestStore, patternChunks, patternDigest, patternRange, runChild, type S3TestEnv, sha256OfStream, streamToBuffer, tempStateDir, type TestBucket, useTestBucket,
 } from './helpers.js';
 
 let env: S3TestEnv;
 let bucket: TestBucket;
-before(async () => {
-  env = s3TestEnv();
-  bucket = await createTestBucket(env, 'sse');
-});
-after(async () => {
-  await bucket?.destroy();
-});
+useTestBucket('sse', (f) => ({ env, bucket } = f));
 
 const SIZE = 13 * MIB;
 

@@ -5,15 +5,14 @@ import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { status } from '../../src/ops/status.js';
-import type { S3Store } from '../../src/store/s3.js';
+import type { S3Store } from '../../src/s3/open.js';
 import { partsOf, unfinishedUploads, type UploadRow } from '../../src/upload/journal.js';
 import { resumePendingUploads } from '../../src/upload/resume.js';
 import { ALL_FAULTS, startFaultProxy } from '../support/faultProxy.js';
 import {
-  createTestBucket, MIB, memoryLog, openTestStore, patternChunks, patternDigest, patternRange, s3TestEnv, sha256OfStream,
-  runChild, streamToBuffer, tempStateDir, type S3TestEnv, type TestBucket,
+  memoryLog, MIB, openTestStore, patternChunks, patternDigest, patternRange, runChild, type S3TestEnv, sha256OfStream, streamToBuffer, tempStateDir, type TestBucket, useTestBucket,
 } from './helpers.js';
 
 const BIG = 200 * MIB;
@@ -21,13 +20,7 @@ const PART = 8 * MIB;
 
 let env: S3TestEnv;
 let bucket: TestBucket;
-before(async () => {
-  env = s3TestEnv();
-  bucket = await createTestBucket(env, 'upload');
-});
-after(async () => {
-  await bucket?.destroy();
-});
+useTestBucket('upload', (f) => ({ env, bucket } = f));
 
 /** Writes the pattern through a fresh BlobWriter; returns its digest. */
 async function writeBlob(store: S3Store, seed: string, size: number, note?: string): Promise<string> {
@@ -315,7 +308,7 @@ describe('multipart blob upload', () => {
   test('ListParts is paged: more than 1000 parts, and MaxParts=2 pages, list every part once', async () => {
     const s = await tempStateDir('pages');
     const store = await openTestStore(env, bucket.name, s.state, { prefix: 'pages' });
-    const t = store as unknown as S3Store & { listParts(k: string, u: string, pageSize?: number): AsyncIterable<{ number: number; size: number }> };
+    const t = store.multipart;
     const key = 'uploads/many-parts';
     const uploadId = await store.multipart.createUpload(key);
     try {

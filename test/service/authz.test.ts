@@ -15,7 +15,7 @@ import { snapshot } from '../../src/ops/snapshot.js';
 import { serveAuthz } from '../../src/runtime/authz.js';
 import { createCaptureManager } from '../../src/runtime/capture.js';
 import { captureStop, type HookDeps } from '../../src/runtime/container-hooks.js';
-import { tempDir } from '../support/tree.js';
+import { tempDir } from '../support/scratch.js';
 
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });

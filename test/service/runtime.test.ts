@@ -1,11 +1,10 @@
 // The Docker integration's building blocks on real files, mounts and processes: mountinfo
 // upperdir lookup, opt-in rules, hook injection by the runtime wrapper, upper-dir emptiness,
 // and the capture journal (link copy, readers, resume after a crash).
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lsetxattr, mknod } from '../../src/native/index.js';
@@ -17,26 +16,16 @@ import { createCaptureManager, type CaptureRecord } from '../../src/runtime/capt
 import { checkImage } from '../../src/runtime/image-policy.js';
 import { silentLogger } from '../../src/ops/context.js';
 import { describeTree, treeList } from '../support/tree.js';
+import { remountOverlay, tempDir } from '../support/scratch.js';
 
 const WRAPPER = fileURLToPath(new URL('../../../hooks/layerkeep-runc', import.meta.url));
-const dirs: string[] = [];
-const tmp = (p: string): string => {
-  const d = mkdtempSync(join(tmpdir(), p));
-  dirs.push(d);
-  return d;
-};
-const mounts: string[] = [];
-after(() => {
-  for (const m of mounts.reverse()) execFileSync('umount', [m]);
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tmp = tempDir;
 
 describe('mountinfo', () => {
   it('finds the upperdir of a real overlay mount, escaped characters included', () => {
     const base = tmp('layerkeep mi ');
     for (const d of ['lower', 'up per', 'work', 'merged']) mkdirSync(join(base, d));
-    execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${join(base, 'lower')},upperdir=${join(base, 'up per')},workdir=${join(base, 'work')}`, join(base, 'merged')]);
-    mounts.push(join(base, 'merged'));
+    remountOverlay({ lower: join(base, 'lower'), upper: join(base, 'up per'), work: join(base, 'work'), merged: join(base, 'merged') });
     assert.equal(overlayUpperDir(join(base, 'merged')), join(base, 'up per'));
     assert.throws(() => overlayUpperDir(join(base, 'lower')), /no mount at .*lower/);
   });

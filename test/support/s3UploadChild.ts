@@ -5,8 +5,8 @@
 import { createCipheriv, createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { openState } from '../../src/state/db.js';
-import { openS3Store } from '../../src/store/s3.js';
-import type { Logger } from '../../src/ops/types.js';
+import { openS3Store } from '../../src/s3/open.js';
+import type { Logger } from '../../src/log.js';
 import { resumePendingUploads } from '../../src/upload/resume.js';
 
 export interface ChildArgs {

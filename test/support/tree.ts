@@ -1,9 +1,8 @@
 // Test helpers: describe a directory tree entry by entry (type, mode, owner, size, content
-// hash, mtime, xattrs) so two trees can be compared exactly; mount and unmount overlays.
+// hash, mtime, xattrs) so two trees can be compared exactly.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { lgetxattr, llistxattr } from '../../src/native/index.js';
 
@@ -48,27 +47,6 @@ export function describeTree(root: string, opts: { dirMtimes?: boolean; xattrFil
 /** Both trees as sorted [path, description] lists, for assert.deepEqual with a readable diff. */
 export function treeList(m: Map<string, EntryDescription>): [string, EntryDescription][] {
   return [...m.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
-}
-
-export interface OverlayDirs { lower: string; upper: string; work: string; merged: string }
-
-export function mountOverlay(lower: string, base: string): OverlayDirs {
-  const d = { lower, upper: join(base, 'upper'), work: join(base, 'work'), merged: join(base, 'merged') };
-  for (const p of [d.upper, d.work, d.merged]) mkdirSync(p, { recursive: true });
-  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${d.upper},workdir=${d.work}`, d.merged]);
-  return d;
-}
-
-export function remountOverlay(d: OverlayDirs): void {
-  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${d.lower},upperdir=${d.upper},workdir=${d.work}`, d.merged]);
-}
-
-export function umount(path: string): void {
-  try { execFileSync('umount', [path], { stdio: 'ignore' }); } catch { /* not mounted */ }
-}
-
-export function tempDir(prefix = 'layerkeep-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
 }
 
 export function sh(cmd: string, cwd?: string): string {

@@ -21,7 +21,8 @@ import { createFrameEncoder } from '../../src/snapshot/frameEncoder.js';
 import { encodeSeekTable, type FrameEntry } from '../../src/snapshot/seekTable.js';
 import { openFsStore } from '../../src/store/fs.js';
 import { blobKey, manifestKey } from '../../src/store/layout.js';
-import { describeTree, tempDir, treeList } from '../support/tree.js';
+import { describeTree, treeList } from '../support/tree.js';
+import { tempDir } from '../support/scratch.js';
 
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });

@@ -10,7 +10,7 @@ import { after, describe, it } from 'node:test';
 import { closeContext, openContext } from '../../src/ops/context.js';
 import { restore } from '../../src/ops/restore.js';
 import { snapshot } from '../../src/ops/snapshot.js';
-import { tempDir, umount } from '../support/tree.js';
+import { tempDir, umount } from '../support/scratch.js';
 
 const mounts: string[] = [];
 const dirs: string[] = [];

@@ -207,9 +207,9 @@ test('PAX header with an absurd declared size fails fast without allocating it',
   const tenGiB = 10n * 1024n * 1024n * 1024n;
   const tar = Buffer.concat([header({ name: 'PaxHeader', typeflag: 'x', size: tenGiB, base256: ['size'] }), Buffer.alloc(4 * BLOCK)]);
   const before = process.memoryUsage().arrayBuffers;
-  const started = performance.now();
+  // Refused on the declared size, before reading or allocating it (no stopwatch: the reason names
+  // the limit, which only the header check reports, and the memory check shows nothing was allocated).
   await refused(a, tar, { entry: null, reason: /^tar header at byte 0: 'x' header declares 10737418240 bytes, over the 1048576-byte limit$/, errorClass: TarFormatError });
-  assert.ok(performance.now() - started < 1000);
   assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024);
   const gnu = Buffer.concat([header({ name: '././@LongLink', typeflag: 'L', size: 2n ** 40n, format: 'gnu' }), Buffer.alloc(BLOCK)]);
   await refused(a, gnu, { entry: null, reason: /'L' header declares 1099511627776 bytes/, errorClass: TarFormatError });

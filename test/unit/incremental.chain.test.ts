@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
-  appendFileSync, closeSync, copyFileSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, symlinkSync, truncateSync,
+  appendFileSync, closeSync, linkSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, symlinkSync, truncateSync,
   writeFileSync, writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +16,8 @@ import { restore } from '../../src/ops/restore.js';
 import { snapshot } from '../../src/ops/snapshot.js';
 import { listSnapshots } from '../../src/ops/list.js';
 import type { OpsContext } from '../../src/ops/types.js';
-import { describeTree, mountOverlay, sh, tempDir, treeList, umount } from '../support/tree.js';
+import { describeTree, sh, treeList } from '../support/tree.js';
+import { makeLower, mountOverlay, remountOverlay, tempDir, umount } from '../support/scratch.js';
 
 const mounts: string[] = [];
 const dirs: string[] = [];
@@ -34,18 +35,6 @@ function upperView(dir: string) {
 }
 const mergedView = (dir: string) => treeList(describeTree(dir));
 
-function makeLower(base: string): string {
-  const lower = join(base, 'lower');
-  for (const d of ['etc/conf.d', 'var/lib/app', 'replace/deep', 'usr/share/doc', 'opt']) mkdirSync(join(lower, d), { recursive: true });
-  writeFileSync(join(lower, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
-  writeFileSync(join(lower, 'etc/conf.d/a'), 'a\n');
-  writeFileSync(join(lower, 'etc/delete-me'), 'bye\n');
-  writeFileSync(join(lower, 'replace/deep/old'), 'old\n');
-  writeFileSync(join(lower, 'var/lib/app/data'), 'v1\n');
-  writeFileSync(join(lower, 'usr/share/doc/readme'), 'readme\n');
-  copyFileSync('/bin/true', join(lower, 'opt/tool'));
-  return lower;
-}
 
 function pwrite(path: string, at: number, bytes: Buffer): void {
   const fd = openSync(path, 'r+');
@@ -152,7 +141,7 @@ describe('incremental chains on overlay mounts', { timeout: 600_000 }, () => {
     umount(ov.merged);
     const stored: number[] = [];
     for (const [gen, change] of GENERATIONS.entries()) {
-      sh(`mount -t overlay overlay -o lowerdir=${lower},upperdir=${ov.upper},workdir=${ov.work} ${ov.merged}`);
+      remountOverlay(ov);
       change(ov.merged);
       const merged = mergedView(ov.merged);
       umount(ov.merged);

@@ -18,7 +18,7 @@ import { chunkStored } from '../../src/incremental/chunkFiles.js';
 import { readTarRange } from '../../src/snapshot/frameDecoder.js';
 import { openFsStore } from '../../src/store/fs.js';
 import { blobKey } from '../../src/store/layout.js';
-import { tempDir } from '../support/tree.js';
+import { tempDir } from '../support/scratch.js';
 
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });

@@ -17,7 +17,7 @@ import { readWholeBlob, writeBlob } from '../../src/incremental/blobs.js';
 import { blobsOfManifest, type ChainManifest, INDEX_MEDIA_TYPE } from '../../src/incremental/format.js';
 import { canonicalJson } from '../../src/store/layout.js';
 import { openFsStore } from '../../src/store/fs.js';
-import { tempDir } from '../support/tree.js';
+import { tempDir } from '../support/scratch.js';
 
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });

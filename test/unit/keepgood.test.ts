@@ -22,7 +22,7 @@ import { createCaptureManager, isPermanentFailure, PermanentCaptureError } from 
 import { captureStop, prepareStart, type ContainerFacts, type HookDeps } from '../../src/runtime/container-hooks.js';
 import { getContainer, upsertContainer } from '../../src/runtime/containers-table.js';
 import { makeRestoreTemp } from '../../src/ops/restoreTemp.js';
-import { mountOverlay, tempDir, umount } from '../support/tree.js';
+import { mountOverlay, tempDir, umount } from '../support/scratch.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const mounts: string[] = [];

@@ -12,7 +12,7 @@ import { asyncHash, asyncSha256, lutimesNs, lsetxattr, mknod } from '../../src/n
 import { createFrameEncoder } from '../../src/snapshot/frameEncoder.js';
 import { bufferedSink, encodeUstarHeader, packLayer, type UstarHeader } from '../../src/snapshot/pack.js';
 import { walkUpperDir } from '../../src/snapshot/walk.js';
-import { tempDir } from '../support/tree.js';
+import { tempDir } from '../support/scratch.js';
 
 const dirs: string[] = [];
 after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });

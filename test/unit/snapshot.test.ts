@@ -2,7 +2,7 @@
 // the merged view; compatibility with GNU tar and the zstd CLI; determinism; change detection.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync, symlinkSync, linkSync, truncateSync, appendFileSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync, symlinkSync, linkSync, truncateSync, appendFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { mknod } from '../../src/native/index.js';
@@ -11,7 +11,8 @@ import { restore } from '../../src/ops/restore.js';
 import { snapshot } from '../../src/ops/snapshot.js';
 import { exportSnapshot, importLayer } from '../../src/ops/transfer.js';
 import type { OpsContext } from '../../src/ops/types.js';
-import { describeTree, mountOverlay, remountOverlay, sh, tempDir, treeList, umount } from '../support/tree.js';
+import { describeTree, sh, treeList } from '../support/tree.js';
+import { makeLower, mountOverlay, remountOverlay, tempDir, umount } from '../support/scratch.js';
 
 const mounts: string[] = [];
 const dirs: string[] = [];
@@ -20,20 +21,6 @@ after(() => { for (const m of mounts.reverse()) umount(m); for (const d of dirs)
 function scratch(): string { const d = tempDir(); dirs.push(d); return d; }
 async function ctxFor(store: string, state: string): Promise<OpsContext> { return openContext({ store, stateDir: state }); }
 
-/** A lower dir standing in for an image: files, a dir tree, a file to delete, a dir to replace. */
-function makeLower(base: string): string {
-  const lower = join(base, 'lower');
-  mkdirSync(join(lower, 'etc/conf.d'), { recursive: true });
-  mkdirSync(join(lower, 'var/lib/app'), { recursive: true });
-  mkdirSync(join(lower, 'replace/deep'), { recursive: true });
-  writeFileSync(join(lower, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
-  writeFileSync(join(lower, 'etc/conf.d/a'), 'a\n');
-  writeFileSync(join(lower, 'etc/delete-me'), 'bye\n');
-  writeFileSync(join(lower, 'replace/deep/old'), 'old\n');
-  writeFileSync(join(lower, 'var/lib/app/data'), 'v1\n');
-  copyFileSync('/bin/true', join(lower, 'tool'));
-  return lower;
-}
 
 /** Every kind of change a container can make, made through the merged view. */
 function changeEverything(m: string): void {

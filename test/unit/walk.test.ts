@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { lsetxattr, mknod, xattrsOf } from '../../src/native/index.js';
 import { walkUpperDir, withXattrs } from '../../src/snapshot/walk.js';
-import { tempDir } from '../support/tree.js';
+import { tempDir } from '../support/scratch.js';
 
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;

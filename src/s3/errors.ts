@@ -1,5 +1,5 @@
 // Classifying S3 errors and turning them into one-line messages without secrets.
-import { describeError, httpStatusOf, RetriesExhaustedError } from '../upload/retry.js';
+import { describeError, httpStatusOf, RetriesExhaustedError } from './retry.js';
 
 interface S3ErrorLike {
   name?: string;

@@ -1,7 +1,7 @@
 // Retries with exponential backoff and full jitter, bounded in attempts and in total time.
 // https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_RETRY, type RetryLimits } from '../store/s3-options.js';
+import { DEFAULT_RETRY, type RetryLimits } from './options.js';
 
 const TRANSIENT_NAMES = new Set([
   'SlowDown', 'RequestTimeout', 'RequestTimeoutException', 'InternalError', 'ServiceUnavailable',
