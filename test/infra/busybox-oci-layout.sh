@@ -11,28 +11,12 @@
 set -euo pipefail
 
 OUT="${1:?usage: busybox-oci-layout.sh OUT.tar}"
-BUSYBOX=/bin/busybox
-[ -x "$BUSYBOX" ] || { echo "[busybox-oci] ERROR: $BUSYBOX is missing (apt-get install busybox-static)" >&2; exit 1; }
-if ldd "$BUSYBOX" >/dev/null 2>&1; then
-  echo "[busybox-oci] ERROR: $BUSYBOX is dynamically linked; install busybox-static" >&2
-  exit 1
-fi
-
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/layerkeep-oci-layout.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 ROOT="$WORK/rootfs"
 LAYOUT="$WORK/layout"
-mkdir -p "$ROOT"/{bin,etc,tmp,root,proc,sys,dev,run,srv/image-dir,data} "$LAYOUT/blobs/sha256"
-chmod 1777 "$ROOT/tmp"
-cp "$BUSYBOX" "$ROOT/bin/busybox"
-for applet in $("$BUSYBOX" --list); do
-  [ "$applet" = busybox ] || ln -sf busybox "$ROOT/bin/$applet"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$ROOT/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' > "$ROOT/etc/group"
-echo from-image > "$ROOT/etc/image-file.txt"
-echo a > "$ROOT/srv/image-dir/a.txt"
-echo b > "$ROOT/srv/image-dir/b.txt"
+mkdir -p "$LAYOUT/blobs/sha256"
+bash "$(dirname "$0")/busybox-rootfs.sh" "$ROOT"
 
 # put FILE: stores it as a blob, prints "<hex> <size>"
 put() {
