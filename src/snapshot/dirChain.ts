@@ -4,13 +4,16 @@
 // DirChain follows the directory being worked on (walk, pack, unpack: all go parents first):
 // each level's path is its parent's plus one name, and once that grows past a few KB, a
 // directory fd is opened on the parent and the path restarts as "/proc/self/fd/<fd>/<name>"
-// (the magic link resolves to that very directory). Every path it hands out is short, and the
-// anchors held are those of the current chain only (one per few KB of depth).
+// (the magic link resolves to that very directory); so it does every 32 levels, since the
+// kernel looks up every component of a path on every call. Every path it hands out is short,
+// and the anchors held are those of the current chain only (one per 32 levels or few KB).
 import fs from 'node:fs';
 import { osPath } from './fsName.js';
 
 /** Longest path handed to the kernel; PATH_MAX is 4096, and a name can add 256 bytes. */
 export const SHORT_PATH_BYTES = 3072;
+/** Most components below the last anchor before a new one is opened. */
+const ANCHOR_LEVELS = 32;
 
 const byteLength = (s: string): number => Buffer.byteLength(s); // escaped bytes count 3: an overestimate
 
@@ -19,6 +22,8 @@ export class DirChain {
   /** paths[i]: the kernel-usable path of the directory at depth i (0: the root). */
   private readonly paths: string[];
   private readonly lens: number[];
+  /** levels[i]: components of paths[i] below its anchor (or the root). */
+  private readonly levels: number[] = [0];
   /** fds[i]: an fd on the directory at depth i, for its children's paths; -1 if none. */
   private readonly fds: number[] = [-1];
 
@@ -70,6 +75,7 @@ export class DirChain {
     this.names.push(name);
     this.paths.push(p);
     this.lens.push(byteLength(p));
+    this.levels.push(this.fds[this.names.length - 1] === -1 ? this.levels[this.names.length - 1]! + 1 : 1);
     this.fds.push(-1);
     return p;
   }
@@ -83,7 +89,9 @@ export class DirChain {
   child(name: string): string {
     const d = this.names.length;
     const parent = this.paths[d]!;
-    if (this.lens[d]! + 1 + byteLength(name) < SHORT_PATH_BYTES) return parent.endsWith('/') ? parent + name : `${parent}/${name}`;
+    if (this.fds[d] === -1 && this.levels[d]! < ANCHOR_LEVELS && this.lens[d]! + 1 + byteLength(name) < SHORT_PATH_BYTES) {
+      return parent.endsWith('/') ? parent + name : `${parent}/${name}`;
+    }
     if (this.fds[d] === -1) {
       const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = fs.constants;
       this.fds[d] = fs.openSync(osPath(parent), O_RDONLY | O_DIRECTORY | (d > 0 ? O_NOFOLLOW : 0));
@@ -109,6 +117,7 @@ export class DirChain {
       this.names.pop();
       this.paths.pop();
       this.lens.pop();
+      this.levels.pop();
     }
   }
 }
