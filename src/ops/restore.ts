@@ -6,11 +6,12 @@
 // 'apply' mode applies the resolved tree as one layer onto a live tree (an overlay merged
 // dir): the chain's blobs are first copied locally and verified, and their tars validated,
 // before the tree is touched.
-import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fsyncDir, lutimesNs, renameExchange, renameNoReplace } from '../native/index.js';
 import { readTar } from '../snapshot/tarReader.js';
+import { removeTree } from '../snapshot/removeTree.js'; // no recursion: a restored tree may be thousands of levels deep
 import { applyLayerWhiteouts, overlayUpperWhiteouts } from '../snapshot/whiteout.js';
 import { walkUpperDir } from '../snapshot/walk.js';
 import { indexRows, rootMeta, rootMetaLine, rootStatLine, statFingerprint, treeFingerprint } from '../snapshot/metaIndex.js';
@@ -95,17 +96,17 @@ async function restoreUpper(ctx: OpsContext, layers: ChainLayer[], target: strin
     if (existing) {
       renameExchange(tmp, target); // tmp now holds the old contents
       fsyncDir(dirname(target));
-      rmSync(tmp, { recursive: true, force: true });
+      removeTree(tmp);
     } else {
       renameNoReplace(tmp, target);
       fsyncDir(dirname(target));
     }
     return result;
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
+    removeTree(tmp);
     throw err;
   } finally {
-    rmSync(staging, { recursive: true, force: true });
+    removeTree(staging);
   }
 }
 
@@ -147,7 +148,7 @@ async function applyOnto(ctx: OpsContext, layers: ChainLayer[], target: string, 
       onWarning: (w) => ctx.log.warn(w),
     });
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    removeTree(scratch);
   }
 }
 
