@@ -117,6 +117,24 @@ describe('names that are not UTF-8', { timeout: 300_000 }, () => {
     // the restored tree is the baseline: an immediate snapshot of it is unchanged
     assert.equal((await snapshot(ctx, { key: 'k', dir: out })).changed, false);
   });
+
+  it('large files with such names are chunked and their chunks reused across diffs', async () => {
+    const base = scratch();
+    const src = join(base, 'src');
+    fs.mkdirSync(src);
+    const names = [b('big-\xff'), b('big-\xfe')]; // both would be "big-\ufffd" as UTF-8 text
+    const content = (seed: number): Buffer => Buffer.from(Array.from({ length: 3 << 20 }, (_, i) => (i * 7 + seed * (i >> 16)) & 0xff));
+    names.forEach((n, i) => fs.writeFileSync(at(src, n), content(i)));
+    const ctx = await ctxIn(base);
+    await snapshot(ctx, { key: 'big', dir: src });
+    for (let round = 0; round < 2; round++) {
+      for (const n of names) fs.appendFileSync(at(src, n), `edit ${round}\n`);
+      assert.equal((await snapshot(ctx, { key: 'big', dir: src })).kind, 'diff');
+    }
+    const out = join(base, 'restored');
+    await restore(ctx, { key: 'big', dir: out });
+    for (const n of names) assert.ok(fs.readFileSync(at(out, n)).equals(fs.readFileSync(at(src, n))));
+  });
 });
 
 /** A chain of `depth` nested directories named `name`, each made relative to the previous one
