@@ -165,6 +165,24 @@ describe('trees deeper than PATH_MAX', { timeout: 300_000 }, () => {
     assert.equal(fs.existsSync(out), false);
   });
 
+  it('an entry deeper than a layer path may be is left out with a warning naming it, and counted', async () => {
+    const base = scratch();
+    const src = join(base, 'src');
+    makeDeep(src, 270, 'n'.repeat(250)); // 270 x 251 bytes: past the 64 KiB a layer path may have
+    fs.writeFileSync(join(src, 'top.txt'), 'top\n');
+    const walk = walkUpperDir(src);
+    assert.equal(walk.skipped, 1);
+    assert.equal(walk.warnings.length, 1);
+    assert.match(walk.warnings[0]!, /^(n{250}\/){0,1}n+\.\.\.: path longer than 65536 bytes left out with everything below it$/);
+    assert.equal(walk.entries.filter((e) => e.type === 'dir').length, 261); // 261 x 251 - 1 < 65536 <= 262 x 251 - 1
+    const ctx = await ctxIn(base);
+    const snap = await snapshot(ctx, { key: 'too-deep', dir: src });
+    assert.equal(snap.changed, true);
+    const out = join(base, 'restored');
+    await restore(ctx, { key: 'too-deep', dir: out });
+    assert.equal(fs.readFileSync(join(out, 'top.txt'), 'utf8'), 'top\n');
+  });
+
   it('an archive 3,000 levels deep imports and restores, in time linear in the depth', async () => {
     const base = scratch();
     const t = new TarBuilder();
