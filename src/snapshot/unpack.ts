@@ -297,7 +297,10 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
       else {
         const comps = d.path.split('/');
         const name = comps.pop()!;
-        times.enter(comps);
+        // the directories on the way are checked again (once each: the chain keeps them)
+        times.enter(comps, (p, depth) => {
+          if (!checkDirOnTheWay(p, comps, depth, false)) throw new UnpackError(`layer entry ${JSON.stringify(d.path)}: a directory on the way is gone`);
+        });
         lutimesNs(times.child(name), d.mtimeNs, d.mtimeNs);
       }
     }
