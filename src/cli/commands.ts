@@ -137,13 +137,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
     },
   },
   import: {
-    usage: 'import --key KEY [--take-over] FILE',
+    usage: 'import --key KEY [--take-over] [--allow-devices] FILE',
     summary: 'make a snapshot from an OCI layer tar or tar.zst (seeds a key)',
     writes: true,
     positionals: 1,
-    options: { key: { type: 'string' }, 'take-over': { type: 'boolean' } },
+    options: { key: { type: 'string' }, 'take-over': { type: 'boolean' }, 'allow-devices': { type: 'boolean' } },
     async run(ctx, v, [file]) {
-      const r = await importLayer(ctx, { key: need(v, 'key'), file: file!, takeOver: !!v['take-over'] });
+      const r = await importLayer(ctx, { key: need(v, 'key'), file: file!, takeOver: !!v['take-over'], allowDevices: !!v['allow-devices'] });
       return { json: { ...r }, text: `${v.key}: imported ${file} as snapshot ${short(r.digest)} (${r.files} entries)` };
     },
   },

@@ -2,7 +2,9 @@
 // decide per file whether it goes into the diff whole (an ordinary tar entry) or as chunk
 // references plus its new chunks in the chunk pack.
 import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
+import { LongPaths } from '../snapshot/dirChain.js';
 import { fileChanged, fileShrank } from '../snapshot/pack.js';
 import type { WalkedEntry } from '../snapshot/walk.js';
 import { readAt } from '../store/fileBytes.js';
@@ -59,7 +61,15 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) =>
 
 /** Opens a walked file, checks it is still what the walk saw, and offers exact ranged reads. */
 async function withFile(e: WalkedEntry, use: (read: (pos: number, length: number) => Promise<Buffer>) => Promise<void>): Promise<void> {
-  const fh = await open(e.absPath!, 'r');
+  // a name that is not UTF-8 goes to fs as bytes; a path past PATH_MAX through a parent's fd
+  // (the anchors are closed right away: an open file does not need them)
+  const long = new LongPaths();
+  let fh;
+  try {
+    fh = await open(long.of(e.absPath!), constants.O_RDONLY | constants.O_NOFOLLOW);
+  } finally {
+    long.close();
+  }
   try {
     const st = await fh.stat({ bigint: true });
     if (Number(st.size) !== e.size || st.mtimeNs !== e.mtimeNs) {

@@ -13,6 +13,8 @@
 
 #include <node_api.h>
 
+#include "fsname.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -189,7 +191,8 @@ static napi_value start_batch(napi_env env, napi_callback_info info, const char 
   size_t n1, n2, n3, o1, o2, o3;
   void *d1, *d2, *d3;
   napi_value ab;
-  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &names_len) != napi_ok ||
+  napi_valuetype t0;
+  if (napi_typeof(env, argv[0], &t0) != napi_ok || t0 != napi_string ||
       napi_get_typedarray_info(env, argv[1], &t1, &n1, &d1, &ab, &o1) != napi_ok || t1 != napi_float64_array ||
       napi_get_typedarray_info(env, argv[2], &t2, &n2, &d2, &ab, &o2) != napi_ok || t2 != napi_bigint64_array ||
       napi_get_typedarray_info(env, argv[3], &t3, &n3, &d3, &ab, &o3) != napi_ok || t3 != napi_uint8_array ||
@@ -201,14 +204,17 @@ static napi_value start_batch(napi_env env, napi_callback_info info, const char 
   if (job == NULL) return fail(env, "batch: out of memory");
   job->count = (uint32_t)n2;
   job->per_file = per_file;
-  job->names = malloc(names_len + 1);
+  job->names = lk_fs_bytes(env, argv[0], &names_len);
+  if (job->names == NULL) {
+    free_job(job);
+    return NULL;
+  }
   job->sizes = malloc(n1 * sizeof(double) + 1);
   job->mtimes = malloc(n2 * sizeof(int64_t) + 1);
-  if (job->names == NULL || job->sizes == NULL || job->mtimes == NULL) {
+  if (job->sizes == NULL || job->mtimes == NULL) {
     free_job(job);
     return fail(env, "batch: out of memory");
   }
-  napi_get_value_string_utf8(env, argv[0], job->names, names_len + 1, &names_len);
   memcpy(job->sizes, d1, n1 * sizeof(double));
   memcpy(job->mtimes, d2, n2 * sizeof(int64_t));
   const char *bad = NULL;

@@ -4,6 +4,8 @@
 // sha256/md5 (asyncHash), batched reads and writes of small files, and chunking. A failing
 // syscall throws an Error like Node's fs errors: .code is the errno name ('ENOENT',
 // 'EPERM', 'ENOTSUP', ...), plus .errno, .syscall, .path (and .dest for renames).
+// Path arguments and names are strings as src/snapshot/fsName.ts maps bytes (the addon turns
+// an escaped byte back into that byte), so any file name can be passed and read.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -191,8 +193,8 @@ const FIRST_U32 = 12;
 /**
  * lstat and xattrs of every entry of `dir` (without . and ..), in readdir order, in
  * one call (lstat only with `xattrs: false`). Entries that vanish while being read are left out; any other failure
- * throws naming the entry. A name that is not valid UTF-8 throws EILSEQ rather than
- * being turned into replacement characters.
+ * throws naming the entry. Names are bytes: one that is not valid UTF-8 comes back with each
+ * stray byte as U+DC00 + byte (src/snapshot/fsName.ts), never as replacement characters.
  */
 export function scanDir(dir: string, opts: { xattrs?: boolean } = {}): ScanEntry[] {
   const [records, joinedNames, xattrLists] = addon().scanDir(dir, opts.xattrs ?? true);

@@ -13,6 +13,8 @@
 
 #include <node_api.h>
 
+#include "fsname.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -176,8 +178,28 @@ static bool get_string(napi_env env, napi_value value, char *buf, size_t cap, co
   return true;
 }
 
-#define GET_PATH(env, value, buf, syscall) \
-  get_string(env, value, buf, sizeof(buf), "path", ENAMETOOLONG, syscall)
+// Reads a path (a name string as fsname.h maps it) into `buf` as NUL-terminated bytes;
+// ENAMETOOLONG if it does not fit, a TypeError if it holds a NUL byte.
+static bool get_path(napi_env env, napi_value value, char *buf, size_t cap, const char *syscall) {
+  size_t len = 0;
+  char *bytes = lk_fs_bytes(env, value, &len);
+  if (bytes == NULL) return false;
+  bool ok = false;
+  if (len >= cap) {
+    memcpy(buf, bytes, cap - 1);
+    buf[cap - 1] = '\0';
+    throw_errno(env, ENAMETOOLONG, syscall, buf, NULL);
+  } else if (strlen(bytes) != len) {
+    throw_type_error(env, "ERR_INVALID_ARG_VALUE", "path must not contain null bytes");
+  } else {
+    memcpy(buf, bytes, len + 1);
+    ok = true;
+  }
+  free(bytes);
+  return ok;
+}
+
+#define GET_PATH(env, value, buf, syscall) get_path(env, value, buf, sizeof(buf), syscall)
 #define GET_XATTR_NAME(env, value, buf, syscall) \
   get_string(env, value, buf, sizeof(buf), "xattr name", ERANGE, syscall)
 
@@ -457,44 +479,8 @@ typedef struct {
   size_t next;           // phase 2: first entry no thread has claimed yet (atomic)
   size_t batch;          // phase 2: entries a thread claims at a time
   bool skip_xattrs;      // lstat only (the no-change shortcut: xattr changes move ctime)
+  bool odd_names;        // some name is not valid UTF-8 (handed over as fsname.h maps it)
 } scan_state;
-
-// Strict UTF-8 check (no overlongs, surrogates or code points past U+10FFFF), so that
-// a name V8 would silently turn into U+FFFD is reported instead of mangled.
-static bool is_valid_utf8(const unsigned char *s, size_t len) {
-  size_t i = 0;
-  while (i < len) {
-    unsigned char c = s[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-      cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= len) return false;  // truncated sequence
-    for (size_t k = 1; k <= n; k++) {
-      if ((s[i + k] & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3F);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-      return false;
-    i += n + 1;
-  }
-  return true;
-}
 
 static bool ns_from_timespec(const struct timespec *ts, int64_t *out) {
   int64_t ns;
@@ -701,15 +687,7 @@ static bool read_names(napi_env env, scan_state *st) {
     const char *name = de->d_name;
     if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
     size_t name_len = strlen(name);
-    if (!is_valid_utf8((const unsigned char *)name, name_len)) {
-      // Name the entry with its non-ASCII bytes escaped, since it cannot be shown as is.
-      char path[PATH_MAX + 4 * NAME_MAX + 2];
-      size_t at = (size_t)snprintf(path, PATH_MAX + 1, "%s/", st->dir);
-      for (const unsigned char *c = (const unsigned char *)name; *c; c++)
-        at += (size_t)snprintf(path + at, sizeof path - at, *c < 0x80 ? "%c" : "\\x%02x", *c);
-      throw_errno_because(env, EILSEQ, "entry name is not valid UTF-8", "scandir", path, NULL);
-      return false;
-    }
+    if (!st->odd_names && !lk_valid_utf8((const unsigned char *)name, name_len)) st->odd_names = true;
     if (!grow(&st->names, name_len + 1) || !grow(&st->entries, sizeof(scan_entry))) {
       throw_errno(env, ENOMEM, "scandir", st->dir, NULL);
       return false;
@@ -783,7 +761,16 @@ static napi_value build_result(napi_env env, scan_state *st) {
     }
     out++;
   }
-  NAPI_CALL(env, napi_create_string_utf8(env, names_len ? st->names.data : "", names_len, &names));
+  if (!st->odd_names) {
+    NAPI_CALL(env, napi_create_string_utf8(env, names_len ? st->names.data : "", names_len, &names));
+  } else {
+    char16_t *units = malloc((names_len + 1) * sizeof(char16_t));
+    if (units == NULL) return throw_errno(env, ENOMEM, "scandir", st->dir, NULL);
+    size_t n = lk_fs_utf16((const unsigned char *)st->names.data, names_len, units);
+    napi_status s = napi_create_string_utf16(env, units, n, &names);
+    free(units);
+    NAPI_CALL(env, s);
+  }
   NAPI_CALL(env, napi_create_array_with_length(env, 3, &result));
   NAPI_CALL(env, napi_set_element(env, result, 0, records));
   NAPI_CALL(env, napi_set_element(env, result, 1, names));
@@ -839,11 +826,8 @@ static napi_value js_xattrs_of(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   size_t len = 0;
   if (!get_args(env, info, 1, argv)) return NULL;
-  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok)
-    return throw_type_error(env, "ERR_INVALID_ARG_TYPE", "paths must be a string");
-  char *joined = malloc(len + 1);
-  if (joined == NULL) return throw_errno(env, ENOMEM, "llistxattr", "", NULL);
-  napi_get_value_string_utf8(env, argv[0], joined, len + 1, NULL);
+  char *joined = lk_fs_bytes(env, argv[0], &len);
+  if (joined == NULL) return NULL;
   napi_value lists;
   if (napi_create_array(env, &lists) != napi_ok) {
     free(joined);

@@ -9,10 +9,11 @@
 // while contents are written (a full disk) leaves the tree as it was.
 // Temp trees are named after their process; those of killed restores are removed before the
 // next restore into the same parent (restoreTemp.ts).
-import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fsyncDir, lutimesNs, renameExchange, renameNoReplace } from '../native/index.js';
 import { overlayUpperWhiteouts } from '../snapshot/whiteout.js';
+import { removeTree } from '../snapshot/removeTree.js'; // no recursion: a restored tree may be thousands of levels deep
 import { walkUpperDir } from '../snapshot/walk.js';
 import { indexRows, rootMeta, rootMetaLine, rootStatLine, statFingerprint, treeFingerprint } from '../snapshot/metaIndex.js';
 import { type Manifest } from '../store/layout.js';
@@ -97,17 +98,17 @@ async function restoreUpper(ctx: OpsContext, layers: ChainLayer[], target: strin
     if (existing) {
       renameExchange(tmp, target); // tmp now holds the old contents
       fsyncDir(dirname(target));
-      rmSync(tmp, { recursive: true, force: true });
+      removeTree(tmp);
     } else {
       renameNoReplace(tmp, target);
       fsyncDir(dirname(target));
     }
     return result;
   } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
+    removeTree(tmp);
     throw err;
   } finally {
-    rmSync(staging, { recursive: true, force: true });
+    removeTree(staging);
   }
 }
 
@@ -148,6 +149,6 @@ async function applyOnto(ctx: OpsContext, layers: ChainLayer[], target: string, 
     commitStaged(tree, target, markers, basename(temp), stagedFromNs);
     return result;
   } finally {
-    rmSync(temp, { recursive: true, force: true });
+    removeTree(temp);
   }
 }

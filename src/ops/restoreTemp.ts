@@ -4,7 +4,8 @@
 // A name carries its owner's pid and pid namespace: a temp is stale only when it was made in our
 // pid namespace by a process that no longer exists (one from another namespace, e.g. the
 // managed plugin's and the host CLI's, is never touched; a reused pid only delays its removal).
-import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync } from 'node:fs';
+import { removeTree } from '../snapshot/removeTree.js';
 import { join } from 'node:path';
 
 const TEMP_RE = /\.layerkeep-(?:restore|chunks|apply)-(\d+)-(\d+)-[A-Za-z0-9]{6}$/;
@@ -47,7 +48,7 @@ export function removeStaleRestoreTemps(dir: string, onRemoved?: (path: string) 
     const pid = Number(m[2]);
     if (pid === process.pid || alive(pid)) continue;
     try {
-      rmSync(join(dir, name), { recursive: true, force: true });
+      removeTree(join(dir, name));
       removed.push(name);
       onRemoved?.(join(dir, name));
     } catch { /* left for the next try */ }

@@ -1,7 +1,7 @@
 // export: a snapshot -> a plain tar or the .tar.zst blob itself (standard tools read both).
 // import: an OCI layer tar or tar.zst -> a snapshot (validated entry by entry first).
 import { spawn } from 'node:child_process';
-import { closeSync, createReadStream, mkdtempSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, mkdtempSync, openSync, readSync, statSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -11,6 +11,8 @@ import { createFrameEncoder } from '../snapshot/frameEncoder.js';
 import { decodeBlob } from '../snapshot/frameDecoder.js';
 import { bufferedSink, packLayer } from '../snapshot/pack.js';
 import { readTar } from '../snapshot/tarReader.js';
+import { validateLayer } from '../snapshot/validateLayer.js';
+import { removeTree } from '../snapshot/removeTree.js';
 import { walkUpperDir } from '../snapshot/walk.js';
 import { blobKey, canonicalJson, digestHex, LAYER_MEDIA_TYPE, type Manifest, MANIFEST_MEDIA_TYPE, validateKey } from '../store/layout.js';
 import { sealManifest } from '../incremental/encryption.js';
@@ -70,7 +72,7 @@ async function exportResolved(ctx: OpsContext, key: string, digest: string, outp
       }
     });
   } finally {
-    rmSync(scratch, { recursive: true, force: true });
+    removeTree(scratch);
   }
 }
 
@@ -122,15 +124,13 @@ function tarStream(file: string): AsyncIterable<Buffer> {
   })();
 }
 
-export async function importLayer(ctx: OpsContext, opts: { key: string; file: string; takeOver?: boolean }): Promise<{ digest: string; files: number; blobSize: number; uncompressedSize: number }> {
+export async function importLayer(ctx: OpsContext, opts: { key: string; file: string; takeOver?: boolean; allowDevices?: boolean }): Promise<{ digest: string; files: number; blobSize: number; uncompressedSize: number }> {
   const key = validateKey(opts.key);
   if (!statSync(opts.file, { throwIfNoEntry: false })?.isFile()) throw new Error(`${opts.file}: no such file`);
-  // Pass 1: every entry must parse and pass the reader's checks before anything is stored.
-  let files = 0;
-  for await (const item of readTar(tarStream(opts.file))) {
-    for await (const _ of item.body) { /* drain */ }
-    files++;
-  }
+  // Pass 1: every entry must pass what a restore checks (the reader's checks, then the unpacker's:
+  // paths, duplicates, links, whiteouts, devices) before anything is stored: a published layer
+  // is one a restore accepts.
+  const files = await validateLayer(readTar(tarStream(opts.file), { onWarning: (w) => ctx.log.warn(w, { key }) }), { allowDevices: opts.allowDevices });
   // Pass 2: the same bytes, framed and compressed, become the blob (its diff id is the tar's sha256).
   const writer = await ctx.store.createBlobWriter();
   let blob;

@@ -28,3 +28,8 @@ export interface LayerEntry {
  *  https://github.com/opencontainers/image-spec/blob/main/layer.md#whiteouts */
 export const WHITEOUT_PREFIX = '.wh.';
 export const OPAQUE_WHITEOUT = '.wh..wh..opq';
+
+/** Longest layer path in bytes that layerkeep writes or reads (the walk leaves deeper entries
+ *  out with a warning; the tar reader refuses them). Far past PATH_MAX: paths are resolved
+ *  relative to their parent directory, never whole. */
+export const MAX_LAYER_PATH_BYTES = 64 * 1024;

@@ -11,6 +11,8 @@ import { dirname, join } from 'node:path';
 import { batchSyscallError, type BatchReadFailure, readFilesBatch } from '../native/index.js';
 import type { EntryType } from './entry.js';
 import { bufferSink, type FrameSink } from './frameEncoder.js';
+import { isShortPath, LongPaths } from './dirChain.js';
+import { isUtf8Name, nameToBytes } from './fsName.js';
 import { encodePaxRecords, paxHeaderBlock, paxTime } from './paxHeader.js';
 import type { WalkedEntry } from './walk.js';
 
@@ -82,6 +84,7 @@ export async function packLayer(entries: WalkedEntry[], sink: FrameSink, opts: P
     if (wait) await wait;
   };
   const reader = smallFileReader(entries);
+  const long = new LongPaths();
   try {
     for (const [i, e] of entries.entries()) {
       const { header, pax } = headersFor(e);
@@ -94,7 +97,7 @@ export async function packLayer(entries: WalkedEntry[], sink: FrameSink, opts: P
           const wait = sink.write(small);
           if (wait) await wait;
         } else {
-          await copyBody(e, sink);
+          await copyBody(e, sink, long);
         }
         stats.tarBytes += e.size;
         stats.contentBytes += e.size;
@@ -105,6 +108,7 @@ export async function packLayer(entries: WalkedEntry[], sink: FrameSink, opts: P
       stats.entries++;
     }
   } finally {
+    long.close();
     await reader.close();
   }
   await put(ZEROS); // end of archive: two zero blocks
@@ -126,7 +130,8 @@ function smallFileReader(entries: WalkedEntry[]): { bytesOf(i: number): Promise<
   const where = new Map<number, { batch: number; offset: number }>();
   let cur: Batch | null = null;
   entries.forEach((e, i) => {
-    if (e.type !== 'file' || e.size === 0 || e.size > SMALL_FILE) return;
+    // a deep file is read on this thread (its path goes through fds the batch must not outlive)
+    if (e.type !== 'file' || e.size === 0 || e.size > SMALL_FILE || !isShortPath(e.absPath!)) return;
     if (!cur || cur.bytes + e.size > BATCH_BYTES || cur.files.length >= BATCH_FILES) batches.push((cur = { files: [], bytes: 0 }));
     where.set(i, { batch: batches.length - 1, offset: cur.bytes });
     cur.files.push(i);
@@ -187,8 +192,8 @@ function batchError(e: WalkedEntry, f: BatchReadFailure): Error {
  * pipeline (compression and hashing run on the thread pool), and an async open/stat/read/close
  * costs four thread-pool round trips per file, which dominates for layers of many small files.
  */
-async function copyBody(e: WalkedEntry, sink: FrameSink): Promise<void> {
-  const fd = openSync(e.absPath!, constants.O_RDONLY | constants.O_NOFOLLOW);
+async function copyBody(e: WalkedEntry, sink: FrameSink, long: LongPaths): Promise<void> {
+  const fd = openSync(long.of(e.absPath!), constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const st = fstatSync(fd, { bigint: true });
     if (Number(st.size) !== e.size || st.mtimeNs !== e.mtimeNs) {
@@ -226,17 +231,23 @@ function headersFor(e: WalkedEntry): { header: UstarHeader; pax: [string, Buffer
     uname: '',
     gname: '',
   };
+  // Names are bytes (fsName.ts): PAX path/linkpath values are written as those bytes, and
+  // marked hdrcharset=BINARY when they are not UTF-8 (POSIX pax; what GNU tar writes too).
+  let binary = false;
   if (!fitsUstar(e.path)) {
-    pax.push(['path', e.path]);
+    pax.push(['path', nameToBytes(e.path)]);
     header.name = placeholderName(e.path);
+    binary = !isUtf8Name(e.path);
   }
   if (e.linkname !== undefined) {
     if (isAscii(e.linkname) && Buffer.byteLength(e.linkname) <= 100) header.linkname = e.linkname;
     else {
-      pax.push(['linkpath', e.linkname]);
+      pax.push(['linkpath', nameToBytes(e.linkname)]);
       header.linkname = 'PaxLinkpath';
+      binary ||= !isUtf8Name(e.linkname);
     }
   }
+  if (binary) pax.unshift(['hdrcharset', 'BINARY']);
   if (e.uid > USTAR_ID_MAX) pax.push(['uid', String(e.uid)]);
   if (e.gid > USTAR_ID_MAX) pax.push(['gid', String(e.gid)]);
   if (e.mtimeNs % 1_000_000_000n !== 0n || e.mtimeNs < 0n) pax.push(['mtime', paxTime(e.mtimeNs)]);

@@ -5,6 +5,7 @@
 // nothing changes the components between our checks and our use of them.
 import fs from 'node:fs';
 import path from 'node:path';
+import { osPath } from './fsName.js';
 
 export class UnsafePathError extends Error {
   override name = 'UnsafePathError';
@@ -30,7 +31,25 @@ export function layerParent(p: string): string {
 }
 
 function lstatOrNull(p: string): fs.Stats | null {
-  return fs.lstatSync(p, { throwIfNoEntry: false }) ?? null;
+  return fs.lstatSync(osPath(p), { throwIfNoEntry: false }) ?? null;
+}
+
+/**
+ * Checks one directory on the way to an entry: `p` is its path for the kernel, comps[0..depth)
+ * its layer path. It must be a real directory (never a symlink). A missing one is created (mode
+ * 0755, `onCreate` hears its layer path) when `create`; otherwise the answer is false.
+ */
+export function checkDirOnTheWay(p: string, comps: readonly string[], depth: number, create: boolean, onCreate?: (layerPath: string) => void): boolean {
+  const st = lstatOrNull(p);
+  if (st === null) {
+    if (!create) return false;
+    fs.mkdirSync(osPath(p), { mode: 0o755 });
+    onCreate?.(comps.slice(0, depth).join('/'));
+    return true;
+  }
+  if (st.isSymbolicLink()) throw new UnsafePathError(`"${comps.slice(0, depth).join('/')}" on the way is a symlink`);
+  if (!st.isDirectory()) throw new UnsafePathError(`"${comps.slice(0, depth).join('/')}" on the way is not a directory`);
+  return true;
 }
 
 export interface ResolveOptions {
@@ -51,7 +70,7 @@ export function resolveDirUnder(root: string, dirComponents: readonly string[], 
     const st = lstatOrNull(cur);
     if (st === null) {
       if (!opts.createParents) return null;
-      fs.mkdirSync(cur, { mode: 0o755 });
+      fs.mkdirSync(osPath(cur), { mode: 0o755 });
       opts.onCreate?.(dirComponents.slice(0, i + 1).join('/'));
       continue;
     }

@@ -11,6 +11,8 @@ import fs from 'node:fs';
 import { lgetxattr, llistxattr, lsetxattr, lutimesNs } from '../native/index.js';
 import { layerPathComponents, resolveDirUnder } from './safePath.js';
 import type { WhiteoutConverter, WhiteoutMarker } from './whiteout.js';
+import { removeTree } from './removeTree.js'; // no recursion: trees may be very deep
+import { nameFromBytes, nameToBytes } from './fsName.js';
 
 /** A converter for the stage step: keeps the markers for commit() and writes nothing for them. */
 export function recordingWhiteouts(markers: WhiteoutMarker[]): WhiteoutConverter {
@@ -41,7 +43,7 @@ export function commitStaged(stage: string, target: string, markers: WhiteoutMar
     const dir = dirOf(m.dir);
     if (dir === null) continue;
     const name = (m.target as string).slice(m.dir === '.' ? 0 : m.dir.length + 1);
-    fs.rmSync(`${dir}/${name}`, { recursive: true, force: true });
+    removeTree(`${dir}/${name}`);
   }
   // Opaque directories: every child the layer does not bring goes, inside directories the
   // layer brings too (the OCI rule: an opaque marker hides all lower content).
@@ -50,14 +52,14 @@ export function commitStaged(stage: string, target: string, markers: WhiteoutMar
     const dir = dirOf(m.dir);
     if (dir === null) continue;
     const staged = m.dir === '.' ? stage : `${stage}/${m.dir}`;
-    const work: [Buffer, Buffer][] = [[Buffer.from(dir), Buffer.from(staged)]];
+    const work: [Buffer, Buffer][] = [[nameToBytes(dir), nameToBytes(staged)]];
     while (work.length > 0) {
       const [t, s] = work.pop()!;
       for (const name of fs.readdirSync(t, { encoding: 'buffer' })) {
-        if (m.dir === '.' && t.equals(Buffer.from(target)) && name.toString() === skip) continue;
+        if (m.dir === '.' && t.equals(nameToBytes(target)) && nameFromBytes(name) === skip) continue;
         const tp = join(t, name);
         const sst = lstat(join(s, name));
-        if (!sst) fs.rmSync(tp, { recursive: true, force: true });
+        if (!sst) removeTree(nameFromBytes(tp));
         else if (sst.isDirectory() && lstat(tp)?.isDirectory()) work.push([tp, join(s, name)]);
       }
     }
@@ -66,7 +68,7 @@ export function commitStaged(stage: string, target: string, markers: WhiteoutMar
   // Moves, parents first; merged directories get their metadata at the end, children first.
   // (each staged directory's metadata is read before its children move out, which changes its mtime)
   const merged: [Buffer, Buffer, fs.BigIntStats][] = [];
-  const work: [Buffer, Buffer][] = [[Buffer.from(stage), Buffer.from(target)]];
+  const work: [Buffer, Buffer][] = [[nameToBytes(stage), nameToBytes(target)]];
   while (work.length > 0) {
     const [s, t] = work.pop()!;
     for (const name of fs.readdirSync(s, { encoding: 'buffer' })) {
@@ -81,7 +83,7 @@ export function commitStaged(stage: string, target: string, markers: WhiteoutMar
       }
       // rename() replaces a non-directory atomically; a directory in the way, or a non-directory
       // where a directory goes, has to be removed first.
-      if (tst && (tst.isDirectory() || sst.isDirectory())) fs.rmSync(tp, { recursive: true, force: true });
+      if (tst && (tst.isDirectory() || sst.isDirectory())) removeTree(nameFromBytes(tp));
       fs.renameSync(sp, tp);
     }
   }
@@ -92,9 +94,9 @@ function copyDirMetadata(from: Buffer, to: Buffer, st: fs.BigIntStats, stagedFro
   if (st.mtimeNs >= stagedFromNs) return;
   fs.lchownSync(to, Number(st.uid), Number(st.gid));
   fs.chmodSync(to, Number(st.mode) & 0o7777);
-  const fromS = from.toString();
-  const toS = to.toString();
-  if (!Buffer.from(fromS).equals(from) || !Buffer.from(toS).equals(to)) return; // the native calls take strings
+  // the native calls take names as strings, stray bytes escaped (fsName.ts)
+  const fromS = nameFromBytes(from);
+  const toS = nameFromBytes(to);
   for (const name of llistxattr(fromS)) {
     if (OVERLAY_XATTR.test(name)) continue;
     const v = lgetxattr(fromS, name);

@@ -9,17 +9,20 @@
 // entry. It never normalises names: "..", absolute paths and the like reach the unpacker,
 // which refuses them.
 //
-// Formats: ustar and GNU headers, PAX 'x'/'g' extended headers, GNU 'L'/'K' long names,
-// base-256 numeric fields.
+// Formats: what GNU tar and Go's archive/tar read, but sparse files and multi-volume parts:
+// v7, ustar (any version field), star and GNU headers, PAX 'x'/'g' extended headers, GNU
+// 'L'/'K' long names, base-256 numeric fields, names in any bytes (not only UTF-8), and
+// archives that end without the two zero blocks.
 // https://pubs.opengroup.org/onlinepubs/9699919799/utilities/pax.html#tag_20_92_13_06
 // https://www.gnu.org/software/tar/manual/html_node/Standard.html
 import { isUtf8 } from 'node:buffer';
-import type { EntryType, LayerEntry } from './entry.js';
+import { type EntryType, type LayerEntry, MAX_LAYER_PATH_BYTES } from './entry.js';
+import { nameFromBytes } from './fsName.js';
 
 export interface TarLimits {
   /** Largest PAX or GNU long-name header body buffered in memory (default 1 MiB). */
   maxHeaderBytes?: number;
-  /** Longest path or link name in bytes (default 4096). */
+  /** Longest path or link name in bytes (default MAX_LAYER_PATH_BYTES, 64 KiB). */
   maxPathBytes?: number;
   /** Largest regular-file size accepted (default Number.MAX_SAFE_INTEGER). */
   maxEntrySize?: number;
@@ -43,7 +46,7 @@ export class TarFormatError extends Error {
 
 const BLOCK = 512;
 const DEFAULT_MAX_HEADER = 1024 * 1024;
-const DEFAULT_MAX_PATH = 4096;
+const DEFAULT_MAX_PATH = MAX_LAYER_PATH_BYTES;
 
 /** Pulls exact byte counts out of an async stream of chunks, tracking the offset. */
 class ByteSource {
@@ -204,8 +207,9 @@ function checksumMatches(block: Buffer): boolean {
   return stored === BigInt(unsigned - 256 * high);
 }
 
-const USTAR_MAGIC = Buffer.from('ustar\x0000', 'latin1');
+const USTAR_MAGIC = Buffer.from('ustar\x00', 'latin1');
 const GNU_MAGIC = Buffer.from('ustar  \x00', 'latin1');
+const STAR_TRAILER = Buffer.from('tar\x00', 'latin1');
 
 interface RawHeader {
   offset: number;
@@ -225,15 +229,15 @@ interface RawHeader {
 /** `pendingName` is a long name from a preceding PAX/GNU header, used in error messages. */
 function parseHeader(block: Buffer, offset: number, pendingName?: Buffer): RawHeader {
   if (!checksumMatches(block)) throw new TarFormatError(`${where(offset)}: header checksum mismatch`);
-  const magic = block.subarray(257, 265);
-  const gnu = magic.equals(GNU_MAGIC);
-  if (!gnu && !magic.equals(USTAR_MAGIC)) {
-    throw new TarFormatError(`${where(offset)}: not a ustar or GNU tar header (magic ${JSON.stringify(magic.toString('latin1'))})`);
-  }
+  // Format detection as Go's archive/tar does it: "ustar\0" with any version is ustar (a
+  // star header if it ends in "tar\0"), "ustar  \0" is GNU, and anything else with a valid
+  // checksum is a v7 header (name and numbers only; the rest of the block is not looked at).
+  const gnu = block.subarray(257, 265).equals(GNU_MAGIC);
+  const ustar = !gnu && block.subarray(257, 263).equals(USTAR_MAGIC);
   let name = fieldBytes(block, 0, 100);
-  if (!gnu) {
-    // In GNU headers this area holds atime/ctime instead of a name prefix.
-    const prefix = fieldBytes(block, 345, 155);
+  if (ustar) {
+    // In GNU headers this area holds atime/ctime instead of a name prefix; star's prefix is shorter.
+    const prefix = fieldBytes(block, 345, block.subarray(508, 512).equals(STAR_TRAILER) ? 131 : 155);
     if (prefix.length > 0) name = Buffer.concat([prefix, Buffer.from('/'), name]);
   }
   const typeflag = String.fromCharCode(block[156]);
@@ -248,11 +252,11 @@ function parseHeader(block: Buffer, offset: number, pendingName?: Buffer): RawHe
       gid: toSafeInt(parseNumeric(block, 116, 8, 'gid'), 'gid', 0xffffffffn),
       size: toSafeInt(parseNumeric(block, 124, 12, 'size'), 'size'),
       mtime: parseNumeric(block, 136, 12, 'mtime'),
-      devmajor: toSafeInt(parseNumeric(block, 329, 8, 'devmajor'), 'devmajor', 0xffffffffn),
-      devminor: toSafeInt(parseNumeric(block, 337, 8, 'devminor'), 'devminor', 0xffffffffn),
+      devmajor: gnu || ustar ? toSafeInt(parseNumeric(block, 329, 8, 'devmajor'), 'devmajor', 0xffffffffn) : 0,
+      devminor: gnu || ustar ? toSafeInt(parseNumeric(block, 337, 8, 'devminor'), 'devminor', 0xffffffffn) : 0,
     };
   } catch (e) {
-    throw new TarFormatError(`${where(offset, (pendingName ?? name).toString('utf8'))}: ${(e as Error).message}`);
+    throw new TarFormatError(`${where(offset, nameFromBytes(pendingName ?? name))}: ${(e as Error).message}`);
   }
 }
 
@@ -346,7 +350,8 @@ function interpretPax(records: Map<string, Buffer>, warn: (msg: string) => void)
         o.mtimeNs = parsePaxTime(paxText(value, key));
         break;
       case 'hdrcharset':
-        if (paxText(value, key) !== 'ISO-IEC 10646 2000 UTF-8') {
+        // Names are kept as bytes whichever it says (fsName.ts); BINARY marks names that are not UTF-8.
+        if (!['ISO-IEC 10646 2000 UTF-8', 'BINARY'].includes(paxText(value, key))) {
           throw new Error(`PAX hdrcharset ${JSON.stringify(value.toString('latin1'))} is not supported`);
         }
         break;
@@ -379,10 +384,11 @@ function layerName(raw: string): string {
   return n === '' ? '.' : n;
 }
 
+/** Names are bytes: any byte but NUL is kept (as fsName.ts maps it), UTF-8 or not. */
 function checkName(bytes: Buffer, what: string, maxPathBytes: number): string {
   if (bytes.includes(0)) throw new Error(`${what} contains a NUL byte`);
   if (bytes.length > maxPathBytes) throw new Error(`${what} is ${bytes.length} bytes, over the ${maxPathBytes}-byte limit`);
-  return decodeUtf8(bytes, what);
+  return nameFromBytes(bytes);
 }
 
 /**
@@ -418,24 +424,27 @@ async function* readEntries(src: ByteSource, options: TarReaderOptions): AsyncGe
   for (;;) {
     const offset = src.offset;
     const block = await src.read(BLOCK);
+    // The end: two zero blocks, or (as GNU tar and Go's archive/tar accept) the end of the
+    // stream at an entry boundary, or one zero block and the end of the stream.
+    if (block.length === 0 && metaOffset === -1) {
+      options.onWarning?.(`tar archive ends at byte ${offset} without an end-of-archive marker`);
+      return;
+    }
     if (block.length < BLOCK) {
-      throw new TarFormatError(
-        block.length === 0 && metaOffset === -1
-          ? `tar archive truncated at byte ${offset}: no end-of-archive marker`
-          : `${where(metaOffset === -1 ? offset : metaOffset)}: archive truncated in a header`,
-      );
+      throw new TarFormatError(`${where(metaOffset === -1 ? offset : metaOffset)}: archive truncated in a header`);
     }
     if (isZero(block)) {
       const second = await src.read(BLOCK);
-      if (second.length < BLOCK || !isZero(second)) {
+      if (second.length > 0 && (second.length < BLOCK || !isZero(second))) {
         throw new TarFormatError(
           second.length < BLOCK
-            ? `tar archive truncated at byte ${src.offset}: only one zero block of the end-of-archive marker`
+            ? `tar archive truncated at byte ${src.offset}: a partial block after a zero block`
             : `${where(offset)}: zero block followed by data`,
         );
       }
       if (metaOffset !== -1) throw new TarFormatError(`${where(metaOffset)}: extended header with no entry after it`);
-      await drainTrailer(src);
+      if (second.length === 0) options.onWarning?.(`tar archive ends with a single zero block at byte ${offset}`);
+      else await drainTrailer(src);
       return;
     }
 
@@ -495,7 +504,19 @@ async function* readEntries(src: ByteSource, options: TarReaderOptions): AsyncGe
     } catch (e) {
       fail((e as Error).message);
     }
-    const type = ENTRY_TYPES[t];
+    if (t === 'V') {
+      // A GNU volume label names the archive, not a file: skipped, as GNU tar does.
+      warn(`${where(offset)}: GNU volume label skipped`);
+      pax = undefined; longName = undefined; longLink = undefined; metaOffset = -1;
+      const rest = h.size + padding(h.size);
+      if ((await src.skip(rest)) < rest) fail('archive truncated in the content');
+      continue;
+    }
+    // A regular-file header whose name ends in '/' is a directory (v7 and old BSD archives;
+    // GNU tar and Go read it so); a GNU 'D' (incremental dump directory) is a directory whose
+    // data lists its contents, which is skipped.
+    const slashDir = (t === '0' || t === '\0') && nameBytes.length > 1 && nameBytes[nameBytes.length - 1] === 0x2f;
+    const type = slashDir || t === 'D' ? 'dir' : ENTRY_TYPES[t];
     if (type === undefined) {
       const what = t === 'S' ? 'GNU sparse file' : t === 'M' ? 'GNU multi-volume continuation' : t === 'V' ? 'GNU volume label' : 'unknown';
       fail(`${what} typeflag ${JSON.stringify(t)} is not supported`);
@@ -503,7 +524,7 @@ async function* readEntries(src: ByteSource, options: TarReaderOptions): AsyncGe
     const size = pax?.size ?? h.size;
     if (type === 'file') {
       if (size > maxSize) fail(`size ${size} is over the ${maxSize}-byte limit`);
-    } else if (size !== 0) {
+    } else if (size !== 0 && t !== 'D') {
       fail(`a ${type} entry must not carry data (size ${size})`);
     }
     if ((type === 'hardlink' || type === 'symlink') && linkname === '') fail(`${type} without a target`);
@@ -529,11 +550,13 @@ async function* readEntries(src: ByteSource, options: TarReaderOptions): AsyncGe
     longLink = undefined;
     metaOffset = -1;
 
-    // The body reads straight from the source; whatever the consumer leaves is skipped below.
-    let left = entry.size;
+    // The body reads straight from the source; whatever the consumer leaves is skipped below
+    // (a 'D' entry's listing included).
+    let left = type === 'file' ? entry.size : size;
     let current = true;
     const body = async function* (): AsyncGenerator<Buffer> {
       if (!current) throw new TarFormatError(`${where(offset, path)}: body read after the next entry was requested`);
+      if (type !== 'file') return;
       for await (const slice of src.slices(left)) {
         left -= slice.length;
         yield slice;
@@ -542,7 +565,7 @@ async function* readEntries(src: ByteSource, options: TarReaderOptions): AsyncGe
     };
     yield { entry, body: { [Symbol.asyncIterator]: body } };
     current = false;
-    const rest = left + padding(entry.size);
+    const rest = left + padding(type === 'file' ? entry.size : size);
     if ((await src.skip(rest)) < rest) fail(`archive truncated in the content`);
   }
 }

@@ -8,10 +8,12 @@
 // On error the root is left in whatever state it reached (the caller unpacks into a fresh
 // temp dir and deletes it), but nothing is ever written outside it.
 import fs from 'node:fs';
-import path from 'node:path';
 import { WHITEOUT_PREFIX, type LayerEntry } from './entry.js';
 import { TarFormatError, type TarItem } from './tarReader.js';
-import { layerPathComponents, resolveDirUnder, resolveUnder } from './safePath.js';
+import { checkDirOnTheWay, layerPathComponents } from './safePath.js';
+import { DirChain } from './dirChain.js';
+import { osPath } from './fsName.js';
+import { removeTree } from './removeTree.js';
 import { classifyWhiteout, type WhiteoutContext, type WhiteoutConverter } from './whiteout.js';
 import { lsetxattr, lutimesNs, mknod } from '../native/index.js';
 import { BATCH_FILE_MAX, BatchWriteError, createBatchWriter } from './batchWriter.js';
@@ -52,13 +54,13 @@ const HOLE_BLOCK = 4096;
 const ZERO_BLOCK = Buffer.alloc(HOLE_BLOCK);
 
 interface PendingDir {
-  abs: string;
-  depth: number;
+  /** Layer path ('.': the root). */
+  path: string;
   mtimeNs: bigint;
 }
 
 function lstatOrNull(p: string): fs.Stats | null {
-  return fs.lstatSync(p, { throwIfNoEntry: false }) ?? null;
+  return fs.lstatSync(osPath(p), { throwIfNoEntry: false }) ?? null;
 }
 
 /**
@@ -83,19 +85,26 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
   // Small files of a fresh root go to the thread pool in batches.
   const batches = opts.freshRoot ? createBatchWriter() : null;
 
-  // Entries come sorted, so most share the previous entry's parent. Its checked path is
-  // reused until something is removed from the tree (only removal could turn a checked
-  // directory into something else); creating the previous entry cannot have changed it.
-  let lastParent: { key: string; abs: string } | null = null;
+  // Entries come sorted, so most share the previous entry's parent directories. The chain of
+  // checked directories is kept (each entry is resolved relative to its parent, not from the
+  // root: no cost in the square of the depth, no path past PATH_MAX) until something is removed
+  // from the tree (only removal could turn a checked directory into something else); creating
+  // the previous entry cannot have changed it. Link targets have a chain of their own.
+  const chain = new DirChain(root);
+  const linkChain = new DirChain(root);
   const forgetParent = (): void => {
-    lastParent = null;
+    chain.reset();
+    linkChain.reset();
   };
-  const parentDir = (parentComps: string[]): string => {
-    const key = parentComps.join('/');
-    if (lastParent?.key === key) return lastParent.abs;
-    const abs = resolveDirUnder(root, parentComps, { createParents: true, onCreate: markTouched }) as string;
-    lastParent = { key, abs };
-    return abs;
+  const parentDir = (parentComps: string[], create = true): string | null => {
+    let missing = false;
+    const at = chain.enter(parentComps, (p, depth) => {
+      if (missing || checkDirOnTheWay(p, parentComps, depth, create, markTouched)) return;
+      missing = true; // the rest is missing too; the chain must not keep what was not checked
+    });
+    if (!missing) return at;
+    chain.reset();
+    return null;
   };
 
   const markTouched = (p: string): void => {
@@ -114,10 +123,10 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
 
   /** Owner, then mode (chown clears setuid), then xattrs, then time (dirs: later). */
   const applyMetadata = (abs: string, e: LayerEntry, isSymlink: boolean): void => {
-    fs.lchownSync(abs, e.uid, e.gid);
-    if (!isSymlink) fs.chmodSync(abs, e.mode & 0o7777);
+    fs.lchownSync(osPath(abs), e.uid, e.gid);
+    if (!isSymlink) fs.chmodSync(osPath(abs), e.mode & 0o7777);
     setXattrs(abs, e, isSymlink, warn);
-    if (e.type === 'dir') dirs.push({ abs, depth: e.path === '.' ? 0 : e.path.split('/').length, mtimeNs: e.mtimeNs });
+    if (e.type === 'dir') dirs.push({ path: e.path, mtimeNs: e.mtimeNs });
     else lutimesNs(abs, e.mtimeNs, e.mtimeNs);
   };
 
@@ -150,7 +159,7 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
       }
       const ctx: WhiteoutContext = {
         root,
-        dirPath: (create) => resolveDirUnder(root, parentComps, { createParents: create, onCreate: markTouched }),
+        dirPath: (create) => parentDir(parentComps, create),
         fromThisLayer: (p) => touched.has(p),
         applyMetadata: (abs) => applyMetadata(abs, { ...e, type: 'char', xattrs: withoutOverlayXattrs(e, warn) }, false),
         warn,
@@ -174,8 +183,8 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
     const xattrs = withoutOverlayXattrs(e, warn);
     const meta = { ...e, xattrs };
 
-    const parent = parentDir(parentComps);
-    const abs = path.join(parent, comps[comps.length - 1]);
+    parentDir(parentComps);
+    const abs = chain.child(comps[comps.length - 1]!);
     // In a fresh root only this layer's own entries and the parents made for them exist.
     const existing = opts.freshRoot && !touched.has(e.path) ? null : lstatOrNull(abs);
     let merge = false;
@@ -183,30 +192,31 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
       if (e.type === 'dir' && existing.isDirectory()) merge = true;
       else if (touched.has(e.path)) throw new Error(`a ${e.type} entry after entries of this layer beneath it`);
       else {
+        removeTree(abs); // replaces content from below (apply mode)
         forgetParent();
-        fs.rmSync(abs, { recursive: true, force: true }); // replaces content from below (apply mode)
       }
     }
 
     switch (e.type) {
       case 'dir':
-        if (!merge) fs.mkdirSync(abs, { mode: 0o700 });
+        if (!merge) fs.mkdirSync(osPath(abs), { mode: 0o700 });
         applyMetadata(abs, meta, false);
         break;
       case 'file':
-        bytes += batches && e.size <= BATCH_FILE_MAX && xattrs.size === 0
+        // a path through the chain's fds must not outlive them: such files are written here
+        bytes += batches && e.size <= BATCH_FILE_MAX && xattrs.size === 0 && !chain.anchored
           ? await batches.add(abs, meta, item.body)
           : await writeFile(abs, item.body, meta, warn);
         regularFiles.add(e.path);
         break;
       case 'symlink':
-        fs.symlinkSync(e.linkname as string, abs);
+        fs.symlinkSync(osPath(e.linkname as string), osPath(abs));
         applyMetadata(abs, meta, true);
         break;
       case 'hardlink':
         // link(2) never follows a symlink at the source; the target was checked to be a file.
         // The inode's metadata is the target's: the tar link header carries no own metadata.
-        fs.linkSync(linkTarget as string, abs);
+        fs.linkSync(osPath(linkTarget as string), osPath(abs));
         regularFiles.add(e.path);
         break;
       case 'fifo':
@@ -237,9 +247,14 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
     if (!ofThisLayer && (claimed.has(target) || !opts.linkToExisting)) {
       throw new Error(`hard link target ${JSON.stringify(target)} is not an earlier regular file of this layer`);
     }
-    let abs: string | null;
+    let abs: string | null = null;
     try {
-      abs = resolveUnder(root, target);
+      const comps = layerPathComponents(target);
+      const dirComps = comps.slice(0, -1);
+      let missing = false;
+      linkChain.enter(dirComps, (p, depth) => { if (!missing && !checkDirOnTheWay(p, dirComps, depth, false)) missing = true; });
+      if (missing) linkChain.reset();
+      else abs = linkChain.child(comps[comps.length - 1]!);
     } catch (err) {
       throw new Error(`hard link target ${JSON.stringify(target)} refused: ${(err as Error).message}`);
     }
@@ -269,11 +284,29 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
     }
   } finally {
     await batches?.close(); // nothing may still be writing when the caller cleans up
+    chain.close();
+    linkChain.close();
   }
 
-  // Deepest first: setting a child's time does not touch the parent, but creating it did.
-  dirs.sort((a, b) => b.depth - a.depth);
-  for (const d of dirs) lutimesNs(d.abs, d.mtimeNs, d.mtimeNs);
+  // Last, once nothing is created any more (creating a child changed its directory's time;
+  // setting a time changes no other), in tree order so the chain moves little.
+  const times = new DirChain(root);
+  try {
+    for (const d of dirs) {
+      if (d.path === '.') lutimesNs(root, d.mtimeNs, d.mtimeNs);
+      else {
+        const comps = d.path.split('/');
+        const name = comps.pop()!;
+        // the directories on the way are checked again (once each: the chain keeps them)
+        times.enter(comps, (p, depth) => {
+          if (!checkDirOnTheWay(p, comps, depth, false)) throw new UnpackError(`layer entry ${JSON.stringify(d.path)}: a directory on the way is gone`);
+        });
+        lutimesNs(times.child(name), d.mtimeNs, d.mtimeNs);
+      }
+    }
+  } finally {
+    times.close();
+  }
   return { files, bytes };
 }
 
@@ -308,7 +341,7 @@ function setXattrs(abs: string, e: LayerEntry, isSymlink: boolean, warn: (msg: s
 /** Streams a file's content to disk (O_EXCL, O_NOFOLLOW), then sets its metadata. */
 async function writeFile(abs: string, body: AsyncIterable<Buffer>, e: LayerEntry, warn: (msg: string) => void): Promise<number> {
   const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
-  const fd = fs.openSync(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  const fd = fs.openSync(osPath(abs), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   let written: number;
   try {
     written = await writeSparse(fd, body);

@@ -1,10 +1,13 @@
 // Walks an overlay upper dir and describes it as OCI layer entries, metadata only (no file
 // contents are read here). Children are sorted by name, parents come before children, so
-// the same tree always yields the same entry list.
+// the same tree always yields the same entry list. Names are bytes, kept as fsName.ts maps
+// them; no depth is too deep (an explicit stack, and short paths through a DirChain).
 import { readlinkSync } from 'node:fs';
 import { scanDir, type ScanEntry, xattrsOf } from '../native/index.js';
 import type { EntryType, LayerEntry } from './entry.js';
-import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './entry.js';
+import { MAX_LAYER_PATH_BYTES, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './entry.js';
+import { DirChain, isShortPath, LongPaths } from './dirChain.js';
+import { nameFromBytes, osPath, showName } from './fsName.js';
 import { checkSupportedOverlayXattrs, isOpaqueDir, isWhiteoutDevice, layerXattrs } from './overlayUpper.js';
 
 export interface WalkedEntry extends LayerEntry {
@@ -28,6 +31,8 @@ export interface WalkOptions {
 export interface WalkResult {
   entries: WalkedEntry[];
   warnings: string[];
+  /** Entries left out because no layer can hold them (each also named in a warning). */
+  skipped: number;
 }
 
 const S_IFMT = 0o170000;
@@ -36,12 +41,30 @@ const T = { dir: 0o040000, file: 0o100000, link: 0o120000, fifo: 0o010000, chr: 
 export function walkUpperDir(root: string, opts: WalkOptions = {}): WalkResult {
   const entries: WalkedEntry[] = [];
   const warnings: string[] = [];
+  let skipped = 0;
   const firstLink = new Map<string, string>(); // "dev:ino" -> layer path of the first link seen
-
-  const visit = (absDir: string, relDir: string): void => {
-    const children = scanDir(absDir, { xattrs: opts.xattrs }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const c of children) {
+  // Directories are visited with an explicit stack (no recursion: a tree may be thousands of
+  // levels deep) through a DirChain (every path the kernel sees stays short however deep).
+  const chain = new DirChain(root);
+  const scan = (): ScanEntry[] => scanDir(chain.path, { xattrs: opts.xattrs }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const stack: Frame[] = [{ relDir: '', absDir: root, children: scan(), next: 0 }];
+  try {
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1]!;
+      const c = frame.children[frame.next++];
+      if (c === undefined) {
+        stack.pop();
+        if (stack.length > 0) chain.pop();
+        continue;
+      }
+      const { relDir, absDir } = frame;
       const rel = relDir ? `${relDir}/${c.name}` : c.name;
+      if (rel.length * 3 > MAX_LAYER_PATH_BYTES && Buffer.byteLength(rel) > MAX_LAYER_PATH_BYTES) {
+        // deeper than any layer path may be: left out (with what is below it), never failing the walk
+        warnings.push(`${showName(rel.slice(0, 200))}...: path longer than ${MAX_LAYER_PATH_BYTES} bytes left out${(c.mode & S_IFMT) === T.dir ? ' with everything below it' : ''}`);
+        skipped++;
+        continue;
+      }
       const abs = `${absDir}/${c.name}`;
       // most entries have no xattrs: share one empty map rather than allocate 100k of them
       const xattrs = c.xattrs.length ? new Map(c.xattrs) : NO_XATTRS;
@@ -53,13 +76,14 @@ export function walkUpperDir(root: string, opts: WalkOptions = {}): WalkResult {
         continue;
       }
       if (c.name.startsWith(WHITEOUT_PREFIX)) {
-        throw new Error(`${rel}: file names starting with "${WHITEOUT_PREFIX}" mean deletions in an OCI layer and cannot be stored`);
+        throw new Error(`${showName(rel)}: file names starting with "${WHITEOUT_PREFIX}" mean deletions in an OCI layer and cannot be stored`);
       }
       switch (type) {
         case T.dir:
           entries.push(entryOf(rel, abs, c, xattrs, 'dir'));
           if (isOpaqueDir(xattrs)) entries.push({ ...markerEntry(`${rel}/${OPAQUE_WHITEOUT}`, c), opaqueMarker: true });
-          visit(abs, rel);
+          chain.push(c.name);
+          stack.push({ relDir: rel, absDir: abs, children: scan(), next: 0 });
           break;
         case T.file: {
           const id = c.nlink > 1 ? `${c.dev}:${c.ino}` : '';
@@ -74,7 +98,7 @@ export function walkUpperDir(root: string, opts: WalkOptions = {}): WalkResult {
         }
         case T.link:
           // readlink is cheap and only symlinks need it
-          entries.push(entryOf(rel, null, c, xattrs, 'symlink', readLink(abs)));
+          entries.push(entryOf(rel, null, c, xattrs, 'symlink', readLink(chain.child(c.name))));
           break;
         case T.fifo:
           entries.push(entryOf(rel, null, c, xattrs, 'fifo'));
@@ -82,21 +106,29 @@ export function walkUpperDir(root: string, opts: WalkOptions = {}): WalkResult {
         case T.chr:
         case T.blk:
           if (!opts.allowDevices) {
-            warnings.push(`${rel}: device node ${c.rdevMajor}:${c.rdevMinor} left out (pass --allow-devices to keep device nodes)`);
+            warnings.push(`${showName(rel)}: device node ${c.rdevMajor}:${c.rdevMinor} left out (pass --allow-devices to keep device nodes)`);
             break;
           }
           entries.push(entryOf(rel, null, c, xattrs, type === T.chr ? 'char' : 'block'));
           break;
         case T.sock:
-          warnings.push(`${rel}: socket skipped (sockets cannot be stored in a layer)`);
+          warnings.push(`${showName(rel)}: socket skipped (sockets cannot be stored in a layer)`);
           break;
         default:
-          warnings.push(`${rel}: unknown file type ${type.toString(8)} skipped`);
+          warnings.push(`${showName(rel)}: unknown file type ${type.toString(8)} skipped`);
       }
     }
-  };
-  visit(root, '');
-  return { entries, warnings };
+  } finally {
+    chain.close();
+  }
+  return { entries, warnings, skipped };
+}
+
+interface Frame {
+  relDir: string;
+  absDir: string;
+  children: ScanEntry[];
+  next: number;
 }
 
 /**
@@ -106,7 +138,7 @@ export function walkUpperDir(root: string, opts: WalkOptions = {}): WalkResult {
  */
 export function withXattrs(root: string, quick: WalkResult): WalkResult {
   const sources = quick.entries.map(sourceOf);
-  const lists = xattrsOf(sources.map((rel) => `${root}/${rel}`));
+  const lists = xattrLists(sources.map((rel) => `${root}/${rel}`));
   const entries: WalkedEntry[] = [];
   quick.entries.forEach((e, i) => {
     const pairs = lists[i];
@@ -123,7 +155,7 @@ export function withXattrs(root: string, quick: WalkResult): WalkResult {
     entries.push({ ...e, xattrs: layerXattrs(raw), rawXattrs: raw });
     if (e.type === 'dir' && isOpaqueDir(raw)) entries.push({ ...markerEntry(`${e.path}/${OPAQUE_WHITEOUT}`, e), opaqueMarker: true });
   });
-  return { entries, warnings: quick.warnings };
+  return { entries, warnings: quick.warnings, skipped: quick.skipped };
 }
 
 const isWhiteoutName = (path: string): boolean => path.slice(path.lastIndexOf('/') + 1).startsWith(WHITEOUT_PREFIX);
@@ -172,6 +204,19 @@ function markerEntry(path: string, c: Pick<ScanEntry, 'mtimeNs' | 'ino' | 'ctime
   };
 }
 
-function readLink(abs: string): string {
-  return readlinkSync(abs, 'utf8');
+function readLink(path: string): string {
+  return nameFromBytes(readlinkSync(osPath(path), 'buffer'));
+}
+
+/** xattrsOf for every path: short ones in one call, long ones each through a DirChain. */
+function xattrLists(paths: string[]): ([string, Buffer][] | undefined)[] {
+  if (paths.every(isShortPath)) return xattrsOf(paths);
+  const out = xattrsOf(paths.map((p) => (isShortPath(p) ? p : '/')));
+  const long = new LongPaths();
+  try {
+    paths.forEach((p, i) => { if (!isShortPath(p)) out[i] = xattrsOf([long.str(p)])[0]; });
+  } finally {
+    long.close();
+  }
+  return out;
 }

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX, type LayerEntry } from './entry.js';
 import { lsetxattr, mknod } from '../native/index.js';
 import { layerParent } from './safePath.js';
+import { nameFromBytes, osPath } from './fsName.js';
+import { removeTree } from './removeTree.js';
 
 /** A marker entry found in the layer. */
 export interface WhiteoutMarker {
@@ -94,8 +96,8 @@ export function applyLayerWhiteouts(): WhiteoutConverter {
     if (marker.kind === 'whiteout') {
       const dir = ctx.dirPath(false);
       if (dir === null) return; // nothing below to delete
-      // fs.rm removes a symlink itself, never what it points to.
-      fs.rmSync(path.join(dir, baseName(marker.target as string)), { recursive: true, force: true });
+      // removeTree removes a symlink itself, never what it points to.
+      removeTree(path.join(dir, baseName(marker.target as string)));
       return;
     }
     const dir = ctx.dirPath(true) as string;
@@ -103,29 +105,19 @@ export function applyLayerWhiteouts(): WhiteoutConverter {
   };
 }
 
-/** Removes the children of `abs` not created by this layer, descending into directories
- *  that hold content of this layer. Names are read as bytes: a lower name that is not valid
- *  UTF-8 cannot belong to this layer and must still be removable. */
+/** Removes the children of `abs` not created by this layer, descending (with an explicit
+ *  stack, however deep) into directories that hold content of this layer. Names are read as
+ *  bytes and kept as fsName.ts maps them, so every lower name is seen and removable. */
 function clearLowerChildren(abs: string, layerDir: string, ctx: WhiteoutContext): void {
-  const prefix = Buffer.from(abs + '/');
-  for (const raw of fs.readdirSync(abs, { encoding: 'buffer' })) {
-    const child = Buffer.concat([prefix, raw]);
-    const name = validUtf8(raw);
-    const layerPath = name === null ? null : layerDir === '.' ? name : `${layerDir}/${name}`;
-    if (layerPath === null || !ctx.fromThisLayer(layerPath)) {
-      fs.rmSync(child, { recursive: true, force: true });
-      continue;
+  const todo: Array<[string, string]> = [[abs, layerDir]];
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    const [dir, ldir] = next;
+    for (const raw of fs.readdirSync(osPath(dir), { encoding: 'buffer' })) {
+      const name = nameFromBytes(raw);
+      const child = path.join(dir, name);
+      const layerPath = ldir === '.' ? name : `${ldir}/${name}`;
+      if (!ctx.fromThisLayer(layerPath)) removeTree(child);
+      else if (fs.lstatSync(osPath(child)).isDirectory()) todo.push([child, layerPath]);
     }
-    if (fs.lstatSync(child).isDirectory()) clearLowerChildren(path.join(abs, name as string), layerPath, ctx);
-  }
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-function validUtf8(bytes: Buffer): string | null {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    return null;
   }
 }

@@ -1,4 +1,5 @@
 // Queries on the local state DB for keys, snapshots and the metadata index.
+import { isUtf8Name, nameFromBytes, nameToBytes } from '../snapshot/fsName.js';
 import type { Manifest } from '../store/layout.js';
 import { BASELINE_FORMAT, type LinkedIndexRow, packBaseline, unpackBaseline } from './baseline.js';
 import type { StateDb } from './db.js';
@@ -93,7 +94,9 @@ export function loadBaselineRows(db: StateDb, key: string): LinkedIndexRow[] {
 }
 
 export function loadChunkMaps(db: StateDb, key: string): ChunkMapRow[] {
-  return db.prepare('SELECT path, size, chunks FROM chunk_maps WHERE key = ?').all(key) as ChunkMapRow[];
+  const rows = db.prepare('SELECT path, size, chunks FROM chunk_maps WHERE key = ?').all(key) as Array<ChunkMapRow | (Omit<ChunkMapRow, 'path'> & { path: Buffer })>;
+  // a path that is not UTF-8 is stored as its bytes (a TEXT value would turn them into U+FFFD)
+  return rows.map((r) => (typeof r.path === 'string' ? r as ChunkMapRow : { ...r, path: nameFromBytes(r.path) }));
 }
 
 /** Records, in one transaction, the tree a key's next diff starts from and the snapshot it is. */
@@ -103,7 +106,7 @@ export function saveBaseline(db: StateDb, key: string, manifest: string, rows: L
   db.transaction(() => {
     db.prepare('INSERT OR REPLACE INTO baselines (key, format, rows) VALUES (?, ?, ?)').run(key, BASELINE_FORMAT, packed);
     db.prepare('DELETE FROM chunk_maps WHERE key = ?').run(key);
-    for (const c of chunkMaps) insChunks.run(key, c.path, c.size, c.chunks);
+    for (const c of chunkMaps) insChunks.run(key, isUtf8Name(c.path) ? c.path : nameToBytes(c.path), c.size, c.chunks);
     db.prepare(
       `INSERT INTO keys (key, current_manifest, ref_etag, generation, updated_at, baseline_manifest) VALUES (?, NULL, NULL, 0, ?, ?)
        ON CONFLICT(key) DO UPDATE SET baseline_manifest = excluded.baseline_manifest`,

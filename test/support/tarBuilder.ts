@@ -20,8 +20,13 @@ export interface HeaderSpec {
   linkname?: string | Buffer;
   devmajor?: number;
   devminor?: number;
-  /** 'ustar' (POSIX, default) or 'gnu' ("ustar  \0"). */
-  format?: 'ustar' | 'gnu';
+  /** 'ustar' (POSIX, default), 'gnu' ("ustar  \0"), 'v7' (no magic: the block past the
+   *  link name stays zero) or 'star' (ustar with a 131-byte prefix and "tar\0" at 508). */
+  format?: 'ustar' | 'gnu' | 'v7' | 'star';
+  /** The 2-byte version after a ustar magic (default "00"). */
+  version?: string;
+  /** Numbers as old writers put them: leading spaces, then " \0" (v7 tar), instead of zeros and NUL. */
+  spacedNumbers?: boolean;
   /** Force base-256 encoding of these numeric fields. */
   base256?: Array<'uid' | 'gid' | 'size' | 'mtime'>;
   /** 'unsigned' (default), 'signed' (historic), or a wrong value. */
@@ -34,9 +39,13 @@ function writeString(block: Buffer, start: number, len: number, value: string | 
   bytes.copy(block, start);
 }
 
-function writeNumber(block: Buffer, start: number, len: number, value: number | bigint, base256: boolean): void {
+function writeNumber(block: Buffer, start: number, len: number, value: number | bigint, base256: boolean, spaced = false): void {
   const v = BigInt(value);
   const octal = v >= 0n ? v.toString(8) : '';
+  if (spaced && octal.length <= len - 2) {
+    block.write(octal.padStart(len - 2, ' ') + ' \0', start, 'latin1');
+    return;
+  }
   if (!base256 && octal !== '' && octal.length <= len - 1) {
     block.write(octal.padStart(len - 1, '0') + '\0', start, 'latin1');
     return;
@@ -55,18 +64,22 @@ export function header(spec: HeaderSpec): Buffer {
   const b = Buffer.alloc(BLOCK);
   const b256 = new Set(spec.base256 ?? []);
   writeString(b, 0, 100, spec.name);
-  writeNumber(b, 100, 8, spec.mode ?? 0o644, false);
-  writeNumber(b, 108, 8, spec.uid ?? 0, b256.has('uid'));
-  writeNumber(b, 116, 8, spec.gid ?? 0, b256.has('gid'));
-  writeNumber(b, 124, 12, spec.size ?? 0, b256.has('size'));
-  writeNumber(b, 136, 12, spec.mtime ?? 1700000000, b256.has('mtime'));
+  const sp = !!spec.spacedNumbers;
+  writeNumber(b, 100, 8, spec.mode ?? 0o644, false, sp);
+  writeNumber(b, 108, 8, spec.uid ?? 0, b256.has('uid'), sp);
+  writeNumber(b, 116, 8, spec.gid ?? 0, b256.has('gid'), sp);
+  writeNumber(b, 124, 12, spec.size ?? 0, b256.has('size'), sp);
+  writeNumber(b, 136, 12, spec.mtime ?? 1700000000, b256.has('mtime'), sp);
   b.write(spec.typeflag ?? '0', 156, 'latin1');
   writeString(b, 157, 100, spec.linkname ?? '');
   if (spec.format === 'gnu') b.write('ustar  \0', 257, 'latin1');
-  else b.write('ustar\x0000', 257, 'latin1');
-  writeNumber(b, 329, 8, spec.devmajor ?? 0, false);
-  writeNumber(b, 337, 8, spec.devminor ?? 0, false);
-  if (spec.prefix !== undefined) writeString(b, 345, 155, spec.prefix);
+  else if (spec.format !== 'v7') b.write(`ustar\0${spec.version ?? '00'}`, 257, 'latin1');
+  if (spec.format !== 'v7') {
+    writeNumber(b, 329, 8, spec.devmajor ?? 0, false);
+    writeNumber(b, 337, 8, spec.devminor ?? 0, false);
+  }
+  if (spec.prefix !== undefined) writeString(b, 345, spec.format === 'star' ? 131 : 155, spec.prefix);
+  if (spec.format === 'star') b.write('tar\0', 508, 'latin1');
   let sum = 0;
   b.fill(0x20, 148, 156);
   for (const byte of b) sum += spec.checksum === 'signed' && byte > 127 ? byte - 256 : byte;

@@ -215,7 +215,7 @@ test('PAX header with an absurd declared size fails fast without allocating it',
   await refused(a, gnu, { entry: null, reason: /'L' header declares 1099511627776 bytes/, errorClass: TarFormatError });
 });
 
-test('truncated archive: mid-header, mid-body, and without an end marker', async (t) => {
+test('truncated archive: mid-header, mid-body, a partial block', async (t) => {
   const a = arena(t);
   const tf = TarFormatError;
   // first: header at 0, content 512..2512 (padded to 2560); second: header at 2560, content at 3072; end at 3584.
@@ -223,8 +223,8 @@ test('truncated archive: mid-header, mid-body, and without an end marker', async
   await refused(a, whole.subarray(0, 2560 + 300), { entry: null, reason: /^tar header at byte 2560: archive truncated in a header$/, errorClass: tf });
   await refused(a, whole.subarray(0, 512 + 1000), { entry: 'first', reason: /archive truncated in the content \(1000 of 2000 bytes missing\)/, errorClass: tf });
   await refused(a, whole.subarray(0, 3072 + 100), { entry: 'second', reason: /archive truncated in the content/, errorClass: tf });
-  await refused(a, whole.subarray(0, 3584), { entry: null, reason: /^tar archive truncated at byte 3584: no end-of-archive marker$/, errorClass: tf });
-  await refused(a, whole.subarray(0, 4096), { entry: null, reason: /only one zero block of the end-of-archive marker/, errorClass: tf });
+  await refused(a, Buffer.concat([whole.subarray(0, 3584), Buffer.alloc(300)]), { entry: null, reason: /^tar header at byte 3584: archive truncated in a header$/, errorClass: tf });
+  await refused(a, Buffer.concat([whole.subarray(0, 4096), Buffer.alloc(300)]), { entry: null, reason: /^tar archive truncated at byte 4396: a partial block after a zero block$/, errorClass: tf });
   const paxCut = new TarBuilder().pax([['path', 'p'.repeat(600)]]).body().subarray(0, BLOCK + 100);
   await refused(a, paxCut, { entry: null, reason: /^tar header at byte 0: archive truncated in a 'x' header$/, errorClass: tf });
 });
@@ -238,9 +238,9 @@ test('bad checksum', async (t) => {
   await refused(a, flipped, { entry: null, reason: /^tar header at byte 0: header checksum mismatch$/, errorClass: TarFormatError });
 });
 
-test('unknown typeflag (and GNU sparse, volume, multi-volume)', async (t) => {
+test('unknown typeflag (and GNU sparse, multi-volume)', async (t) => {
   const a = arena(t);
-  const kinds = [['Z', 'unknown'], ['S', 'GNU sparse file'], ['V', 'GNU volume label'], ['M', 'GNU multi-volume continuation']];
+  const kinds = [['Z', 'unknown'], ['S', 'GNU sparse file'], ['M', 'GNU multi-volume continuation']];
   for (const [flag, what] of kinds) {
     const tar = new TarBuilder().file('before', 'x').entry({ name: `weird-${flag}`, typeflag: flag }).bytes();
     await refused(a, tar, { entry: `weird-${flag}`, reason: new RegExp(`: ${what} typeflag "${flag}" is not supported$`), errorClass: TarFormatError });

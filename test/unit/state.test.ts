@@ -8,6 +8,8 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { nativeBindingOption, openState } from '../../src/state/db.js';
 import { MIGRATIONS } from '../../src/state/migrations.js';
+import { BASELINE_FORMAT, packBaseline, unpackBaseline } from '../../src/state/baseline.js';
+import { deflateRawSync } from 'node:zlib';
 import { clearBaseline, getBaselineManifest, type LinkedIndexRow, loadBaselineRows, saveBaseline } from '../../src/state/snapshots.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'layerkeep-state-'));
@@ -35,6 +37,21 @@ describe('baseline trees in the state DB', () => {
     assert.deepEqual(loadBaselineRows(db, 'one'), []);
     assert.equal(getBaselineManifest(db, 'one'), null);
     assert.deepEqual(loadBaselineRows(db, 'two'), rows.slice(0, 1));
+    db.close();
+  });
+
+  it('packs large baselines in segments (format 2), keeps names that are not UTF-8, and still reads format 1', () => {
+    const many: LinkedIndexRow[] = [];
+    for (let i = 0; i < 40_000; i++) many.push({ ...rows[1]!, path: `d/\udcff-${i}-caf\udce9`, ino: String(i) });
+    const packed = packBaseline(many);
+    let segments = 0;
+    for (let at = 0; at < packed.length; at += 4 + packed.readUInt32BE(at)) segments++;
+    assert.equal(segments, 3, '16384 rows per segment');
+    assert.deepEqual(unpackBaseline(BASELINE_FORMAT, packed), many);
+    assert.deepEqual(unpackBaseline(1, deflateRawSync(JSON.stringify(rows))), rows);
+    const db = openState(path.join(root, 'segments'));
+    saveBaseline(db, 'k', 'sha256:dd', many, []);
+    assert.deepEqual(loadBaselineRows(db, 'k'), many);
     db.close();
   });
 

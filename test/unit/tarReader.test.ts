@@ -227,7 +227,6 @@ test('malformed PAX records and misplaced data are refused naming the entry', as
     [new TarBuilder().entry({ name: 'd/', typeflag: '5', size: 3 }, Buffer.from('abc')).bytes(), /tar entry "d" \(header at byte 0\): a dir entry must not carry data/],
     [new TarBuilder().file('f', 'x', { mode: 0o644 }).entry({ name: 'g', typeflag: '2' }).bytes(), /tar entry "g" \(header at byte 1024\): symlink without a target/],
     [new TarBuilder().pax([['path', 'p']]).bytes(), /extended header with no entry after it/],
-    [new TarBuilder().file(Buffer.from([0x61, 0xff, 0x62]), 'x').bytes(), /name is not valid UTF-8/],
   ];
   for (const [tar, re] of cases) {
     await assert.rejects(readAll(tar), (e) => e instanceof TarFormatError && re.test(e.message), String(re));
@@ -235,10 +234,10 @@ test('malformed PAX records and misplaced data are refused naming the entry', as
 });
 
 test('limits: path length, entry size', async () => {
-  const longPath = 'p/'.repeat(3000);
+  const longPath = 'p/'.repeat(40000);
   await assert.rejects(
     readAll(new TarBuilder().pax([['path', longPath]]).file('f', '').bytes()),
-    /name is 6000 bytes, over the 4096-byte limit/,
+    /name is 80000 bytes, over the 65536-byte limit/,
   );
   await assert.rejects(
     readAll(new TarBuilder().file('big', 'x'.repeat(100)).bytes(), 4096, { maxEntrySize: 99 }),
