@@ -43,7 +43,7 @@ node_modules/.installed: package.json package-lock.json
 	@touch $@
 
 native: src/native/build/Release/layerkeep_native.node
-src/native/build/Release/layerkeep_native.node: src/native/layerkeep_native.c src/native/hash.c src/native/batchfiles.c src/native/chunker.c src/native/bytes_job.c src/native/bytes_job.h src/native/fsname.c src/native/fsname.h src/native/binding.gyp node_modules/.installed
+src/native/build/Release/layerkeep_native.node: $(wildcard src/native/*.c src/native/*.h) src/native/binding.gyp node_modules/.installed
 	npm_config_nodedir=$(NODE_HEADERS) npx node-gyp rebuild --directory src/native
 
 proto: node_modules/.installed

@@ -13,6 +13,8 @@
 
 #include <node_api.h>
 
+#include "napi_util.h"
+
 #include "fsname.h"
 
 #include <errno.h>
@@ -45,10 +47,8 @@ typedef struct {
   napi_async_work work;
 } batch_job;
 
-static napi_value fail(napi_env env, const char *msg) {
-  napi_throw_error(env, "ERR_LAYERKEEP_BATCH_FILES", msg);
-  return NULL;
-}
+// errors of this file carry the code ERR_LAYERKEEP_BATCH_FILES (napi_util.h)
+#define fail(env, msg) lk_fail(env, "ERR_LAYERKEEP_BATCH_FILES", msg)
 
 static void stop(batch_job *job, uint32_t i, int kind, int err, const char *syscall) {
   job->kind = kind;

@@ -8,6 +8,8 @@
 // each returns a promise), then end() for every chunk's length and hash.
 
 #include <node_api.h>
+
+#include "napi_util.h"
 #include <openssl/evp.h>
 
 #include "bytes_job.h"
@@ -30,10 +32,8 @@ typedef struct {
   bool busy, failed, ended;
 } lk_chunker;
 
-static napi_value fail(napi_env env, const char *msg) {
-  napi_throw_error(env, "ERR_LAYERKEEP_CHUNKER", msg);
-  return NULL;
-}
+// errors of this file carry the code ERR_LAYERKEEP_CHUNKER (napi_util.h)
+#define fail(env, msg) lk_fail(env, "ERR_LAYERKEEP_CHUNKER", msg)
 
 static void chunker_finalize(napi_env env, void *data, void *hint) {
   lk_chunker *c = data;

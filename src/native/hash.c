@@ -8,6 +8,8 @@
 // matters); the JS side (src/native/index.ts) queues them.
 
 #include <node_api.h>
+
+#include "napi_util.h"
 #include <openssl/evp.h>
 
 #include "bytes_job.h"
@@ -23,10 +25,8 @@ typedef struct {
   bool finished;
 } lk_hash;
 
-static napi_value fail(napi_env env, const char *msg) {
-  napi_throw_error(env, "ERR_LAYERKEEP_HASH", msg);
-  return NULL;
-}
+// errors of this file carry the code ERR_LAYERKEEP_HASH (napi_util.h)
+#define fail(env, msg) lk_fail(env, "ERR_LAYERKEEP_HASH", msg)
 
 static void hash_finalize(napi_env env, void *data, void *hint) {
   lk_hash *h = data;
