@@ -13,6 +13,7 @@
 #   src/native/build/Release/     the project's Node-API addon
 #   hooks/                        layerkeep-runc, layerkeep-hook, oci-hooks.d/
 #   share/man/man1/layerkeep.1    generated from the CLI's --help output
+#   README.md docs/               the documentation
 #   etc/                          systemd unit, example config and credentials file
 #   install.sh                    puts it in place (see install.sh --help)
 # It needs no node, npm or compiler on the host it runs on: only glibc and libstdc++ (what
@@ -88,6 +89,7 @@ cat > "$R/etc/env" <<'EOF'
 EOF
 cp "$REPO/scripts/install.sh" "$R/install.sh" && chmod 755 "$R/install.sh"
 for f in README.md LICENSE; do [ -f "$REPO/$f" ] && cp "$REPO/$f" "$R/"; done
+cp -a "$REPO/docs" "$R/docs"   # the README links into docs/
 
 # The man page, from the same text as --help (run with the bundled node: it must work).
 LAYERKEEP_STANDALONE=1 "$R/node/bin/node" "$REPO/scripts/man.mjs" "$R/bin/layerkeep" "$VERSION" > "$R/share/man/man1/layerkeep.1"
