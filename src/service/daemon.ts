@@ -20,6 +20,7 @@ import { parsePatterns } from '../runtime/opt-in.js';
 import { parseKeyScope } from '../runtime/oci-facts.js';
 import type { VerifyOptions } from '../runtime/hook-verify.js';
 import { watchHookSpool } from '../runtime/hook-spool.js';
+import { thawRecorded } from '../sync/freeze.js';
 import { parseDuration, type Config } from './config.js';
 import { parseBool, readOnlyHandlers, readOnlySocketPath } from './access.js';
 import { createEventBus, type EventBus } from './events.js';
@@ -59,6 +60,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const namePatterns = parsePatterns(config['name-patterns']);
   const runDir = config['run-dir'];
   mkdirSync(runDir, { recursive: true, mode: 0o755 });
+  // A container a killed daemon left frozen mid-sync is thawed before anything else.
+  const thawed = thawRecorded(runDir, (file, e) => log.warn('cannot thaw a recorded frozen cgroup', { file, error: e.message }));
+  if (thawed) log.warn('thawed containers an earlier daemon left frozen', { count: thawed });
   publishNamePatterns(runDir, namePatterns);
 
   // Part retries are counted from the S3 store's retry log line (it has no counter of its own).
