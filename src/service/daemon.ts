@@ -28,6 +28,7 @@ import { createHandlers, pendingUploads } from './handlers.js';
 import { createKeyLock } from './key-lock.js';
 import { createMetrics, daemonMetrics, serveMetrics } from './metrics.js';
 import { loadApi } from './proto.js';
+import { startLiveSync } from './live-sync.js';
 
 export interface Daemon {
   ctx: OpsContext;
@@ -143,12 +144,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     .then((n) => { if (n) log.info('resumed captures from the journal', { count: n }); })
     .catch((e) => log.error('resuming captures failed', { error: (e as Error).message }));
 
+  const live = startLiveSync({ config, ctx, events, metrics: metricsRegistry, withKeyLock, log });
+
   let draining = false;
   const server = new grpc.Server();
   const api = loadApi();
   const handlers = createHandlers({
     ctx, stateDir: config['state-dir'], events, metrics, captures, withKeyLock, hookDeps, verify, startedAt: Date.now(),
-    dockerConnected: () => docker?.connected() ?? false, draining: () => draining,
+    dockerConnected: () => docker?.connected() ?? false, draining: () => draining, sync: (req) => live.sync(req),
   });
   server.addService(api.LayerKeep.service, handlers);
   // The socket group's access (access.ts): read-only calls on their own socket.
@@ -194,6 +197,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     // auto: Docker is installed (its socket or data root exists); the watcher waits for dockerd.
     const dockerPresent = !dockerHost.startsWith('unix://') || existsSync(dockerHost.slice('unix://'.length)) || existsSync(config['docker-root']);
     if (config.docker === 'on' || (config.docker === 'auto' && dockerPresent)) {
+      // (live sync subscribes first: it must see the watcher's first docker.connected)
+      live.attachDocker(dockerClient(dockerHost), config['docker-root'], () => namePatterns);
       docker = startDockerWatch({ docker: dockerClient(dockerHost), hookDeps, captures, log, wrapperRuntimes: parsePatterns(config['wrapper-runtimes']), dockerRoot: config['docker-root'] });
     }
     // The hooks' fast path (see hook-spool.ts); only useful where the wrapper runs.
@@ -207,6 +212,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     }
     writeFileSync(join(runDir, 'layerkeep.pid'), `${process.pid}\n`);
   } catch (e) {
+    live.close();
     docker?.close();
     spool?.close();
     captures.stop();
@@ -226,6 +232,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       closing ??= (async () => {
         draining = true;
         log.info('shutting down: no new work; finishing in-flight work', { timeoutMs: shutdownMs });
+        live.close();
         docker?.close();
         spool?.close();
         await authz?.close().catch(() => undefined);

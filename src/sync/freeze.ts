@@ -103,6 +103,8 @@ export interface FreezeStats {
  * takes longer than the timeout the cgroup is thawed and FreezeTimeout thrown.
  */
 export async function withFrozen<T>(c: Cgroup, opts: FreezeOptions, work: (deadline: number) => Promise<T>): Promise<{ value: T } & FreezeStats> {
+  // Paused by someone else (docker pause): freezing and thawing would unpause it behind their back.
+  if (isFrozen(c)) throw new Error(`cgroup ${c.dir} is frozen already (paused?); not syncing it now`);
   const recDir = recordDir(opts.runDir);
   mkdirSync(recDir, { recursive: true, mode: 0o700 });
   const rec = join(recDir, recordName(c));

@@ -11,7 +11,7 @@
 // One sync per key in flight. A sync asked for while one runs waits for it and then captures
 // what changed meanwhile; every further request during that wait joins the same follow-up, so
 // nothing queues up without bound.
-import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { snapshot } from '../ops/snapshot.js';
 import type { OpsContext } from '../ops/types.js';
@@ -146,7 +146,6 @@ export function createSyncer(o: SyncerOptions): Syncer {
         return out;
       });
     } catch (e) {
-      onCaptured();
       emit({ type: 'sync.failed', key: t.key, containerId: t.containerId, message: (e as Error).message });
       o.observe?.({ key: t.key, failed: true, durationMs: performance.now() - t0 });
       throw e;
@@ -162,8 +161,11 @@ export function createSyncer(o: SyncerOptions): Syncer {
 
   function start(t: SyncTarget, s: KeyState): SyncRun {
     let captured!: () => void;
-    const cap = new Promise<void>((r) => (captured = r));
+    let failed!: (e: unknown) => void;
+    const cap = new Promise<void>((r, j) => { captured = r; failed = j; });
+    cap.catch(() => undefined); // a caller that only awaits `done` must not see an unhandled rejection
     const done = run(t, s, captured);
+    done.catch(failed);
     s.running = done;
     const clear = (): void => { if (s.running === done) s.running = null; };
     done.then(clear, clear);
@@ -181,6 +183,7 @@ export function createSyncer(o: SyncerOptions): Syncer {
       let captured!: () => void;
       let capFail!: (e: unknown) => void;
       const cap = new Promise<void>((r, j) => { captured = r; capFail = j; });
+      cap.catch(() => undefined);
       const done = prev.catch(() => undefined).then(() => {
         s.followUp = null;
         const next = start(t, s);
@@ -219,4 +222,20 @@ export function parseSyncInterval(v: string, what: string): number {
   const ms = Math.round(Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1000));
   if (ms !== 0 && ms < 1000) throw new Error(`sync interval for ${what} must be 0 (off) or at least 1s`);
   return ms;
+}
+
+/** Every key's last successful live sync on this host (the records under <state dir>/sync). */
+export function listSyncRecords(recordDir: string): SyncRecord[] {
+  if (!existsSync(recordDir)) return [];
+  const out: SyncRecord[] = [];
+  for (const name of readdirSync(recordDir).sort()) {
+    if (!name.startsWith('k-') || !name.endsWith('.json')) continue;
+    try {
+      const r = JSON.parse(readFileSync(join(recordDir, name), 'utf8')) as SyncRecord;
+      if (typeof r.key === 'string' && typeof r.lastSync === 'string') out.push(r);
+    } catch {
+      // a torn record is rewritten by the next sync
+    }
+  }
+  return out;
 }

@@ -19,6 +19,7 @@ import { createSyncer, type SyncEvent, type Syncer } from '../../src/sync/sync.j
 import { loadConfig } from '../../src/service/config.js';
 import { startDaemon } from '../../src/service/daemon.js';
 import { jsonLogger } from '../../src/service/log.js';
+import { createClient, unary } from '../../src/service/client.js';
 
 // a: a 12-digit counter, b: sha256 of a; both rewritten in place about a thousand times a second.
 const WRITER = `
@@ -182,6 +183,14 @@ describe('live sync (real cgroup v2, real writer)', () => {
       assert.ok(!isFrozen(cg), 'the next start thawed it');
       const c = counter(upper);
       await waitFor('the writer to run again', () => counter(upper) > c);
+      // On demand: a key with no running container the daemon knows is refused, naming it.
+      const client = createClient({ address: daemon.socket });
+      try {
+        await assert.rejects(unary(client, client.Sync as never, { key: 'not-running' }), (e: { code: number; details: string }) =>
+          e.code === 5 && /not-running/.test(e.details));
+      } finally {
+        client.close();
+      }
     } finally {
       await daemon.close();
     }
