@@ -212,7 +212,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     }
     writeFileSync(join(runDir, 'layerkeep.pid'), `${process.pid}\n`);
   } catch (e) {
-    live.close();
+    void live.close();
     docker?.close();
     spool?.close();
     captures.stop();
@@ -232,7 +232,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       closing ??= (async () => {
         draining = true;
         log.info('shutting down: no new work; finishing in-flight work', { timeoutMs: shutdownMs });
-        live.close();
+        await live.close(shutdownMs);
         docker?.close();
         spool?.close();
         await authz?.close().catch(() => undefined);

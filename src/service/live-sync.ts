@@ -20,7 +20,8 @@ export interface LiveSync {
   attachDocker(docker: Docker, dockerRoot: string, namePatterns: () => string[]): void;
   /** The Sync gRPC call. */
   sync(req: SyncRequest__Output): Promise<SyncReply>;
-  close(): void;
+  /** Stops the schedules; waits up to timeoutMs for syncs in flight (a freeze always ends in a thaw). */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 const FREEZE_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -79,9 +80,13 @@ export function startLiveSync(o: { config: Config; ctx: OpsContext; events: Even
       const r = await run.done;
       return { key: c.key, containerId: c.containerId, changed: r.changed, manifestDigest: r.manifestDigest ?? '', frozenMs: r.frozenMs ?? 0, durable: true };
     },
-    close() {
+    async close(timeoutMs = 0) {
       discovery?.close();
+      const keys = [...new Set(scheduler.list().map((c) => c.key))];
       scheduler.close();
+      if (timeoutMs > 0) {
+        await Promise.race([Promise.all(keys.map((k) => syncer.idle(k))), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+      }
     },
   };
 }
