@@ -24,6 +24,8 @@ export type Sigs = Map<string, string>;
 
 const RACY_NS = 50_000_000n;
 const RACY = 'racy';
+/** File copies in flight at once. */
+const COPIES_AT_ONCE = 8;
 const S_IFMT = 0o170000;
 const T = { dir: 0o040000, file: 0o100000, link: 0o120000, fifo: 0o010000, chr: 0o020000, blk: 0o060000, sock: 0o140000 };
 
@@ -97,27 +99,43 @@ export async function updateMirror(upper: string, mirror: string, tmpDir: string
   const changed = scanned.filter((s) => prev.get(s.rel) !== sigs.get(s.rel) || sigs.get(s.rel)!.startsWith(RACY) || prev.get(s.rel)?.startsWith(RACY));
   const xattrs = changed.length ? xattrsOf(changed.map((s) => `${upper}/${s.rel}`)) : [];
   mkdirSync(mirror, { recursive: true, mode: 0o700 });
+  const tooLate = (): FreezeTimeout => new FreezeTimeout(`capture of ${upper} did not finish within the freeze timeout`);
+  const vanished = (rel: string, err: unknown): void => {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync(mirror)) throw err;
+    // Removed while we looked (only while thawed): copy it again next time if it reappears.
+    sigs.set(rel, `${RACY}:gone`);
+  };
+  // Directories first, parents before children (synchronous: they are metadata only).
+  const others: number[] = [];
   for (let i = 0; i < changed.length; i++) {
-    if (Date.now() > deadline) throw new FreezeTimeout(`capture of ${upper} did not finish within the freeze timeout`);
+    const { rel, e } = changed[i]!;
+    retime.add(parentOf(rel));
+    if ((e.mode & S_IFMT) !== T.dir) {
+      if ((e.mode & S_IFMT) !== T.sock) others.push(i);
+      continue;
+    }
+    if (Date.now() > deadline) throw tooLate();
+    const dst = join(mirror, rel);
+    try {
+      const cur = lstatSync(dst, { throwIfNoEntry: false });
+      if (cur && !cur.isDirectory()) rmSync(dst, { recursive: true, force: true });
+      if (!cur || !cur.isDirectory()) mkdirSync(dst);
+      lchownSync(dst, e.uid, e.gid);
+      chmodSync(dst, e.mode & 0o7777);
+      syncXattrs(dst, new Map(xattrs[i] ?? []));
+      retime.add(rel);
+    } catch (err) {
+      vanished(rel, err);
+    }
+  }
+  // Then everything else, a few at a time (file copies run on the thread pool).
+  const copyOne = async (i: number): Promise<void> => {
     const { rel, e } = changed[i]!;
     const src = `${upper}/${rel}`;
     const dst = join(mirror, rel);
     const type = e.mode & S_IFMT;
-    const want = new Map(xattrs[i] ?? []);
-    retime.add(parentOf(rel));
+    const tmp = join(tmpDir, `e${n++}`);
     try {
-      if (type === T.dir) {
-        const cur = lstatSync(dst, { throwIfNoEntry: false });
-        if (cur && !cur.isDirectory()) rmSync(dst, { recursive: true, force: true });
-        if (!cur || !cur.isDirectory()) mkdirSync(dst);
-        lchownSync(dst, e.uid, e.gid);
-        chmodSync(dst, e.mode & 0o7777);
-        syncXattrs(dst, want);
-        retime.add(rel);
-        continue;
-      }
-      if (type === T.sock) continue;
-      const tmp = join(tmpDir, `e${n++}`);
       rmSync(tmp, { force: true });
       if (type === T.file) {
         await copyFile(src, tmp, constants.COPYFILE_FICLONE);
@@ -129,17 +147,24 @@ export async function updateMirror(upper: string, mirror: string, tmpDir: string
       }
       lchownSync(tmp, e.uid, e.gid);
       if (type !== T.link) chmodSync(tmp, e.mode & 0o7777);
-      for (const [k, v] of want) lsetxattr(tmp, k, v);
+      for (const [k, v] of xattrs[i] ?? []) lsetxattr(tmp, k, v);
       lutimesNs(tmp, e.mtimeNs, e.mtimeNs);
       if (lstatSync(dst, { throwIfNoEntry: false })?.isDirectory()) rmSync(dst, { recursive: true, force: true });
       renameSync(tmp, dst);
       copied++;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync(mirror)) throw err;
-      // Removed while we looked (only while thawed): copy it again next time if it reappears.
-      sigs.set(rel, `${RACY}:gone`);
+      rmSync(tmp, { force: true });
+      vanished(rel, err);
     }
-  }
+  };
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < others.length) {
+      if (Date.now() > deadline) throw tooLate();
+      await copyOne(others[next++]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(COPIES_AT_ONCE, others.length) }, worker));
 
   // The upper dir's own metadata, then directory times, deepest first (adding entries moved them).
   const root = lstatSync(upper, { bigint: true });
