@@ -32,7 +32,7 @@ export const OPTIONS: OptionSpec[] = [
   { name: 'image-policy', default: 'refuse', help: 'restore onto a different image: refuse, warn, allow' },
   { name: 'authz-socket', default: '', help: 'serve the Docker authorization plugin protocol on this unix socket (managed plugin mode)' },
   { name: 'authz-timeout', default: '25s', help: 'longest hold of a Docker request by the authz plugin; then it is allowed (a start whose restore still runs is refused)' },
-  { name: 'sync-interval', default: '0', help: 'live sync of running opted-in containers: interval (e.g. 30s) for containers without a layerkeep.sync label / io.layerkeep.sync annotation; 0 = only containers that ask for it' },
+  { name: 'sync-interval', default: '0', help: 'live sync of running opted-in containers: interval (e.g. 30s) for Docker containers without a layerkeep.sync label; 0 = only containers that ask for it' },
   { name: 'sync-freeze-timeout', default: '1s', help: 'longest a live sync keeps a container frozen; past it the container is thawed and the sync retried at the next tick' },
   { name: 'sync-dir', default: '', help: 'live sync mirrors (a copy of each synced upper dir; reflinks where the filesystem has them); must be on the upper dirs\' filesystem (default <docker-root>/overlay2/layerkeep-sync)' },
   { name: 'metrics-listen', default: '', help: 'serve Prometheus /metrics on host:port (off when empty)' },
