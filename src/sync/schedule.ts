@@ -67,6 +67,10 @@ export function createSyncScheduler(o: { syncer: Syncer; log: Logger; cgroupOf?:
       if (!e) return;
       if (e.timer) clearTimeout(e.timer);
       entries.delete(id);
+      // The last running container of the key is gone: so goes its mirror.
+      if (!closed && ![...entries.values()].some((x) => x.c.key === e.c.key)) {
+        o.syncer.forget(e.c.key).catch((err: Error) => o.log.warn('cannot remove a live sync mirror', { key: e.c.key, error: err.message }));
+      }
     },
     list: () => [...entries.values()].map((e) => e.c),
     find(p) {

@@ -75,6 +75,8 @@ export interface Syncer {
   lastSync(key: string): SyncRecord | undefined;
   /** Resolves when nothing of the key is in flight. */
   idle(key: string): Promise<void>;
+  /** Drops the key's mirror (its container is gone): a copy of its data must not outlive it. */
+  forget(key: string): Promise<void>;
 }
 
 interface KeyState {
@@ -88,6 +90,9 @@ interface KeyState {
 
 export function createSyncer(o: SyncerOptions): Syncer {
   const keys = new Map<string, KeyState>();
+  // Mirrors an earlier run left are not trusted (rebuilt on first use): remove them now rather
+  // than keep copies of containers that may be gone.
+  if (existsSync(o.dir)) for (const name of readdirSync(o.dir)) if (name.startsWith('k-')) rmSync(join(o.dir, name), { recursive: true, force: true });
   const stateOf = (key: string): KeyState => {
     let s = keys.get(key);
     if (!s) keys.set(key, (s = { mirrorSigs: null, syncedSigs: null, running: null, followUp: null }));
@@ -211,6 +216,12 @@ export function createSyncer(o: SyncerOptions): Syncer {
         if (!r) return;
         await r.catch(() => undefined);
       }
+    },
+    async forget(key) {
+      await this.idle(key);
+      if (keys.get(key)?.running) return; // a new container of the key started syncing meanwhile
+      keys.delete(key);
+      rmSync(keyDir(key), { recursive: true, force: true });
     },
   };
 }

@@ -154,6 +154,10 @@ describe('live sync (real cgroup v2, real writer)', () => {
     await restore(ctx, { key: 'sync-idle', dir, snapshot: out.manifestDigest, remember: false });
     assert.equal(readFileSync(join(dir, 'd/f3'), 'utf8'), 'changed\n');
     assert.equal(readFileSync(join(dir, 'd/f4'), 'utf8'), 'file 4\n');
+    // Its container gone, the key's mirror (a copy of its data) goes too.
+    assert.ok(existsSync(join(base, 'mirrors/k-sync-idle/tree/d/f3')));
+    await syncer.forget('sync-idle');
+    assert.ok(!existsSync(join(base, 'mirrors/k-sync-idle')));
   });
 
   it('ticks during a sync in flight join one follow-up that captures what changed meanwhile', async () => {
