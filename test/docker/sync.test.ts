@@ -6,8 +6,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { cgroupOfPid } from '../../src/sync/freeze.js';
-import { currentSnapshot, docker, dockerEnv, fileStore, startLayerkeep, uniq, waitFor, waitForNewSnapshot, type DockerEnv } from './helpers.js';
+import { cgroupOfPid, withFrozen } from '../../src/sync/freeze.js';
+import {
+  currentSnapshot, docker, dockerEnv, fileStore, sleep, startLayerkeep, tempDir, uniq, waitFor, waitForNewSnapshot, type DockerEnv,
+} from './helpers.js';
 
 const env: DockerEnv = dockerEnv();
 
@@ -65,6 +67,34 @@ describe('Docker: live sync of a running container', () => {
       await docker(['rm', '-f', name], { allowFail: true });
       await lk.stop('SIGKILL');
       await lk2?.stop();
+    }
+  });
+
+  it('an exec and a stop that land during a sync\'s freeze complete after the thaw (nothing wedges)', async () => {
+    const name = uniq('c');
+    const runDir = tempDir('layerkeep-freeze-run-');
+    try {
+      // (no layerkeep label: the freeze is what is tested, and no daemon runs here)
+      await docker(['run', '-d', '--name', name, env.image, 'sh', '-c', 'while :; do usleep 10000; done']);
+      const pid = (JSON.parse((await docker(['inspect', name])).stdout)[0] as { State: { Pid: number } }).State.Pid;
+      const cg = cgroupOfPid(pid);
+      // Hold a freeze as long as a sync may (the default bound, 1 s) while an exec arrives.
+      let exec: Promise<{ stdout: string }> | undefined;
+      await withFrozen(cg, { runDir, timeoutMs: 1000 }, async () => {
+        exec = docker(['exec', name, 'echo', 'hi'], { timeoutMs: 60_000 });
+        await sleep(500);
+      });
+      assert.equal((await exec!).stdout.trim(), 'hi');
+      let stop: Promise<unknown> | undefined;
+      await withFrozen(cg, { runDir, timeoutMs: 1000 }, async () => {
+        stop = docker(['stop', '-t', '1', name], { timeoutMs: 60_000 });
+        await sleep(500);
+      });
+      await stop;
+      const state = JSON.parse((await docker(['inspect', name])).stdout)[0] as { State: { Running: boolean } };
+      assert.equal(state.State.Running, false);
+    } finally {
+      await docker(['rm', '-f', name], { allowFail: true });
     }
   });
 });
