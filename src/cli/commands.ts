@@ -10,6 +10,9 @@ import { clearFailedCaptures, status } from '../ops/status.js';
 import { exportSnapshot, importLayer } from '../ops/transfer.js';
 import type { OpsContext } from '../ops/types.js';
 import { formatBytes, short } from './output.js';
+import { join } from 'node:path';
+import { DEFAULT_STATE_DIR } from '../state/db.js';
+import { listSyncRecords } from '../sync/sync.js';
 
 export interface CommandResult {
   json: Record<string, unknown>;
@@ -181,24 +184,35 @@ export const COMMANDS: Record<string, CommandSpec> = {
       return { json: { ...r }, text: [...lines, summary].join('\n'), exitCode: r.ok ? 0 : 1 };
     },
   },
+  sync: {
+    usage: 'sync (--key KEY | --container ID) [--no-wait]',
+    summary: 'live-sync a running container now (through the daemon); waits until the snapshot is durable, or only for the capture with --no-wait',
+    positionals: 0,
+    options: { key: { type: 'string' }, container: { type: 'string' }, 'no-wait': { type: 'boolean' } },
+    run() {
+      return Promise.reject(new Error('layerkeep sync needs the running daemon (it knows the running containers); none answers on its socket'));
+    },
+  },
   status: {
     usage: 'status',
     summary: 'show pending and recently failed uploads with their progress',
     positionals: 0,
     options: {},
-    async run(ctx) {
+    async run(ctx, v) {
       const r = status(ctx);
       const line = (u: (typeof r.pending)[number]) =>
         `${String(u.id).padStart(5)}  ${u.key.padEnd(24)} ${u.status.padEnd(10)} ${u.partsDone}/${u.partsTotal ?? '?'} parts  ` +
         `${formatBytes(u.bytesDone)}${u.size ? ` / ${formatBytes(u.size)}` : ''}${u.error ? `  ${u.error}` : ''}`;
+      const syncs = listSyncRecords(join(str(v, 'state-dir') ?? process.env.LAYERKEEP_STATE_DIR ?? DEFAULT_STATE_DIR, 'sync'));
       const text = [
         r.pending.length ? 'pending uploads:' : 'no pending uploads',
         ...r.pending.map(line),
         ...(r.failed.length ? ['failed uploads:', ...r.failed.map(line)] : []),
         ...(r.failedCaptures.length ? ['captures that failed permanently (state not saved; clear with `layerkeep clear-failure --key KEY`):',
           ...r.failedCaptures.map((f) => `  ${f.key.padEnd(24)} ${f.captureId}  container ${f.containerId.slice(0, 12)}  ${f.failedAt}  ${f.error}`)] : []),
+        ...(syncs.length ? ['last live syncs:', ...syncs.map((s) => `  ${s.key.padEnd(24)} ${s.lastSync}  ${short(s.manifestDigest)}  frozen ${s.frozenMs.toFixed(1)} ms`)] : []),
       ].join('\n');
-      return { json: { ...r }, text };
+      return { json: { ...r, syncs }, text };
     },
   },
   'clear-failure': {

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { ServiceError } from '@grpc/grpc-js';
 import type { RestoreProgress__Output } from '../service/generated/layerkeep/v1/RestoreProgress.js';
 import type { SnapshotReply__Output } from '../service/generated/layerkeep/v1/SnapshotReply.js';
+import type { SyncReply__Output } from '../service/generated/layerkeep/v1/SyncReply.js';
 import type { DaemonConnection } from './client.js';
 import { unary } from './client.js';
 import type { CommandResult } from './commands.js';
@@ -13,7 +14,7 @@ import { formatBytes, short } from './output.js';
 type Values = Record<string, string | boolean | undefined>;
 
 /** Commands the daemon serves; the others (and any with an explicit --store/--state-dir) run here. */
-export const REMOTE_COMMANDS = new Set(['snapshot', 'restore']);
+export const REMOTE_COMMANDS = new Set(['snapshot', 'restore', 'sync']);
 
 function plainError(err: unknown): Error {
   const e = err as ServiceError;
@@ -42,6 +43,18 @@ export async function runRemote(conn: DaemonConnection, name: string, v: Values,
     const r = last?.result;
     if (!r) throw new Error('the daemon ended the restore without a result');
     return { json: { ...r, via: 'daemon' }, text: `${r.key}: restored ${short(r.manifestDigest)} into ${args[0]} (${r.files} entries, ${formatBytes(Number(r.bytes))})` };
+  }
+  if (name === 'sync') {
+    if (!v.key === !v.container) throw new Error('layerkeep sync needs exactly one of --key KEY or --container ID');
+    const r = await unary<object, SyncReply__Output>(c, c.Sync as never, {
+      key: v.key ?? '', containerId: v.container ?? '', noWait: !!v['no-wait'],
+    }, 24 * 3_600_000).catch((err) => { throw plainError(err); });
+    const text = !r.durable
+      ? `${r.key}: captured; the snapshot is being stored`
+      : r.changed
+        ? `${r.key}: synced ${short(r.manifestDigest)} (frozen ${r.frozenMs.toFixed(1)} ms)`
+        : `${r.key}: unchanged since the last sync; nothing uploaded`;
+    return { json: { ...r, via: 'daemon' }, text };
   }
   throw new Error(`layerkeep ${name} does not run through the daemon`);
 }

@@ -21,6 +21,7 @@ import { parsePatterns } from '../runtime/opt-in.js';
 import { parseKeyScope } from '../runtime/oci-facts.js';
 import type { VerifyOptions } from '../runtime/hook-verify.js';
 import { watchHookSpool } from '../runtime/hook-spool.js';
+import { thawRecorded } from '../sync/freeze.js';
 import { parseDuration, type Config } from './config.js';
 import { parseBool, readOnlyHandlers, readOnlySocketPath } from './access.js';
 import { createEventBus, type EventBus } from './events.js';
@@ -28,6 +29,7 @@ import { createHandlers, pendingUploads } from './handlers.js';
 import { createKeyLock } from './key-lock.js';
 import { createMetrics, daemonMetrics, serveMetrics } from './metrics.js';
 import { loadApi } from './proto.js';
+import { startLiveSync } from './live-sync.js';
 
 export interface Daemon {
   ctx: OpsContext;
@@ -62,6 +64,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const namePatterns = parsePatterns(config['name-patterns']);
   const runDir = config['run-dir'];
   mkdirSync(runDir, { recursive: true, mode: 0o755 });
+  // A container a killed daemon left frozen mid-sync is thawed before anything else.
+  const thawed = thawRecorded(runDir, (file, e) => log.warn('cannot thaw a recorded frozen cgroup', { file, error: e.message }));
+  if (thawed) log.warn('thawed containers an earlier daemon left frozen', { count: thawed });
   publishNamePatterns(runDir, namePatterns);
 
   // Part retries are counted from the S3 store's retry log line (it has no counter of its own).
@@ -149,12 +154,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     .then((n) => { if (n) log.info('resumed captures from the journal', { count: n }); })
     .catch((e) => log.error('resuming captures failed', { error: (e as Error).message }));
 
+  const live = startLiveSync({ config, ctx, events, metrics: metricsRegistry, withKeyLock, log });
+
   let draining = false;
   const server = new grpc.Server();
   const api = loadApi();
   const handlers = createHandlers({
     ctx, stateDir: config['state-dir'], events, metrics, captures, withKeyLock, hookDeps, verify, startedAt: Date.now(),
-    dockerConnected: () => docker?.connected() ?? false, draining: () => draining,
+    dockerConnected: () => docker?.connected() ?? false, draining: () => draining, sync: (req) => live.sync(req),
   });
   server.addService(api.LayerKeep.service, handlers);
   // The socket group's access (access.ts): read-only calls on their own socket.
@@ -201,6 +208,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     // auto: Docker is installed (its socket or data root exists); the watcher waits for dockerd.
     const dockerPresent = !dockerHost.startsWith('unix://') || existsSync(dockerHost.slice('unix://'.length)) || existsSync(config['docker-root']);
     if (config.docker === 'on' || (config.docker === 'auto' && dockerPresent)) {
+      // (live sync subscribes first: it must see the watcher's first docker.connected)
+      live.attachDocker(dockerClient(dockerHost), config['docker-root'], () => namePatterns);
       docker = startDockerWatch({ docker: dockerClient(dockerHost), hookDeps, captures, log, wrapperRuntimes: parsePatterns(config['wrapper-runtimes']), dockerRoot: config['docker-root'] });
     }
     // The hooks' fast path (see hook-spool.ts); only useful where the wrapper runs.
@@ -218,6 +227,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     }
     writeFileSync(join(runDir, 'layerkeep.pid'), `${process.pid}\n`);
   } catch (e) {
+    void live.close();
     docker?.close();
     spool?.close();
     captures.stop();
@@ -237,6 +247,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       closing ??= (async () => {
         draining = true;
         log.info('shutting down: no new work; finishing in-flight work', { timeoutMs: shutdownMs });
+        await live.close(shutdownMs);
         docker?.close();
         spool?.close();
         await authz?.close().catch(() => undefined);

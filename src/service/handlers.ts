@@ -20,6 +20,8 @@ import type { OpsContext } from '../ops/types.js';
 import type { LayerKeepHandlers } from './generated/layerkeep/v1/LayerKeep.js';
 import type { KeyState } from './generated/layerkeep/v1/KeyState.js';
 import type { UploadInfo } from './generated/layerkeep/v1/UploadInfo.js';
+import type { SyncReply } from './generated/layerkeep/v1/SyncReply.js';
+import type { SyncRequest__Output } from './generated/layerkeep/v1/SyncRequest.js';
 import type { EventBus } from './events.js';
 import type { KeyLock } from './key-lock.js';
 import type { DaemonMetrics } from './metrics.js';
@@ -38,6 +40,8 @@ export interface HandlerDeps {
   dockerConnected: () => boolean;
   /** Set while shutting down: new work is refused. */
   draining: () => boolean;
+  /** Live sync (live-sync.ts). */
+  sync?: (req: SyncRequest__Output) => Promise<SyncReply>;
 }
 
 function status(e: unknown): Partial<grpc.StatusObject> {
@@ -211,5 +215,7 @@ export function createHandlers(deps: HandlerDeps): LayerKeepHandlers {
       metrics.captureSeconds.observe((Date.now() - t0) / 1000);
       return { action: r.action, key: r.key, captureId: r.captureId, entries: 0, message: r.message };
     }),
+
+    Sync: unary(deps, (req: SyncRequest__Output) => (deps.sync ? deps.sync(req) : Promise.reject(new Error('live sync is not available in this daemon'))), { work: true }),
   };
 }

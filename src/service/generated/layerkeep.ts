@@ -29,6 +29,8 @@ import type { RestoreResult as _layerkeep_v1_RestoreResult, RestoreResult__Outpu
 import type { SnapshotInfo as _layerkeep_v1_SnapshotInfo, SnapshotInfo__Output as _layerkeep_v1_SnapshotInfo__Output } from './layerkeep/v1/SnapshotInfo.js';
 import type { SnapshotReply as _layerkeep_v1_SnapshotReply, SnapshotReply__Output as _layerkeep_v1_SnapshotReply__Output } from './layerkeep/v1/SnapshotReply.js';
 import type { SnapshotRequest as _layerkeep_v1_SnapshotRequest, SnapshotRequest__Output as _layerkeep_v1_SnapshotRequest__Output } from './layerkeep/v1/SnapshotRequest.js';
+import type { SyncReply as _layerkeep_v1_SyncReply, SyncReply__Output as _layerkeep_v1_SyncReply__Output } from './layerkeep/v1/SyncReply.js';
+import type { SyncRequest as _layerkeep_v1_SyncRequest, SyncRequest__Output as _layerkeep_v1_SyncRequest__Output } from './layerkeep/v1/SyncRequest.js';
 import type { UploadInfo as _layerkeep_v1_UploadInfo, UploadInfo__Output as _layerkeep_v1_UploadInfo__Output } from './layerkeep/v1/UploadInfo.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -66,6 +68,8 @@ export interface ProtoGrpcType {
       SnapshotInfo: MessageTypeDefinition<_layerkeep_v1_SnapshotInfo, _layerkeep_v1_SnapshotInfo__Output>
       SnapshotReply: MessageTypeDefinition<_layerkeep_v1_SnapshotReply, _layerkeep_v1_SnapshotReply__Output>
       SnapshotRequest: MessageTypeDefinition<_layerkeep_v1_SnapshotRequest, _layerkeep_v1_SnapshotRequest__Output>
+      SyncReply: MessageTypeDefinition<_layerkeep_v1_SyncReply, _layerkeep_v1_SyncReply__Output>
+      SyncRequest: MessageTypeDefinition<_layerkeep_v1_SyncRequest, _layerkeep_v1_SyncRequest__Output>
       UploadInfo: MessageTypeDefinition<_layerkeep_v1_UploadInfo, _layerkeep_v1_UploadInfo__Output>
     }
   }

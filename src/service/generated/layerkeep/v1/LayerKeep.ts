@@ -25,6 +25,8 @@ import type { RestoreProgress as _layerkeep_v1_RestoreProgress, RestoreProgress_
 import type { RestoreRequest as _layerkeep_v1_RestoreRequest, RestoreRequest__Output as _layerkeep_v1_RestoreRequest__Output } from '../../layerkeep/v1/RestoreRequest.js';
 import type { SnapshotReply as _layerkeep_v1_SnapshotReply, SnapshotReply__Output as _layerkeep_v1_SnapshotReply__Output } from '../../layerkeep/v1/SnapshotReply.js';
 import type { SnapshotRequest as _layerkeep_v1_SnapshotRequest, SnapshotRequest__Output as _layerkeep_v1_SnapshotRequest__Output } from '../../layerkeep/v1/SnapshotRequest.js';
+import type { SyncReply as _layerkeep_v1_SyncReply, SyncReply__Output as _layerkeep_v1_SyncReply__Output } from '../../layerkeep/v1/SyncReply.js';
+import type { SyncRequest as _layerkeep_v1_SyncRequest, SyncRequest__Output as _layerkeep_v1_SyncRequest__Output } from '../../layerkeep/v1/SyncRequest.js';
 
 export interface LayerKeepClient extends grpc.Client {
   CaptureStop(argument: _layerkeep_v1_ContainerHookRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_layerkeep_v1_CaptureStopReply__Output>): grpc.ClientUnaryCall;
@@ -127,6 +129,15 @@ export interface LayerKeepClient extends grpc.Client {
   snapshot(argument: _layerkeep_v1_SnapshotRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_layerkeep_v1_SnapshotReply__Output>): grpc.ClientUnaryCall;
   snapshot(argument: _layerkeep_v1_SnapshotRequest, callback: grpc.requestCallback<_layerkeep_v1_SnapshotReply__Output>): grpc.ClientUnaryCall;
   
+  Sync(argument: _layerkeep_v1_SyncRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_layerkeep_v1_SyncReply__Output>): grpc.ClientUnaryCall;
+  Sync(argument: _layerkeep_v1_SyncRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_layerkeep_v1_SyncReply__Output>): grpc.ClientUnaryCall;
+  Sync(argument: _layerkeep_v1_SyncRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_layerkeep_v1_SyncReply__Output>): grpc.ClientUnaryCall;
+  Sync(argument: _layerkeep_v1_SyncRequest, callback: grpc.requestCallback<_layerkeep_v1_SyncReply__Output>): grpc.ClientUnaryCall;
+  sync(argument: _layerkeep_v1_SyncRequest, metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_layerkeep_v1_SyncReply__Output>): grpc.ClientUnaryCall;
+  sync(argument: _layerkeep_v1_SyncRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_layerkeep_v1_SyncReply__Output>): grpc.ClientUnaryCall;
+  sync(argument: _layerkeep_v1_SyncRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_layerkeep_v1_SyncReply__Output>): grpc.ClientUnaryCall;
+  sync(argument: _layerkeep_v1_SyncRequest, callback: grpc.requestCallback<_layerkeep_v1_SyncReply__Output>): grpc.ClientUnaryCall;
+  
 }
 
 export interface LayerKeepHandlers extends grpc.UntypedServiceImplementation {
@@ -154,6 +165,8 @@ export interface LayerKeepHandlers extends grpc.UntypedServiceImplementation {
   
   Snapshot: grpc.handleUnaryCall<_layerkeep_v1_SnapshotRequest__Output, _layerkeep_v1_SnapshotReply>;
   
+  Sync: grpc.handleUnaryCall<_layerkeep_v1_SyncRequest__Output, _layerkeep_v1_SyncReply>;
+  
 }
 
 export interface LayerKeepDefinition extends grpc.ServiceDefinition {
@@ -169,4 +182,5 @@ export interface LayerKeepDefinition extends grpc.ServiceDefinition {
   PrepareStart: MethodDefinition<_layerkeep_v1_ContainerHookRequest, _layerkeep_v1_PrepareStartReply, _layerkeep_v1_ContainerHookRequest__Output, _layerkeep_v1_PrepareStartReply__Output>
   Restore: MethodDefinition<_layerkeep_v1_RestoreRequest, _layerkeep_v1_RestoreProgress, _layerkeep_v1_RestoreRequest__Output, _layerkeep_v1_RestoreProgress__Output>
   Snapshot: MethodDefinition<_layerkeep_v1_SnapshotRequest, _layerkeep_v1_SnapshotReply, _layerkeep_v1_SnapshotRequest__Output, _layerkeep_v1_SnapshotReply__Output>
+  Sync: MethodDefinition<_layerkeep_v1_SyncRequest, _layerkeep_v1_SyncReply, _layerkeep_v1_SyncRequest__Output, _layerkeep_v1_SyncReply__Output>
 }
