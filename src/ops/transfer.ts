@@ -19,6 +19,7 @@ import { restore } from './restore.js';
 import { publishWritten } from './publish.js';
 import { TOOL } from './snapshot.js';
 import type { OpsContext } from './types.js';
+import { notFound } from '../errors.js';
 
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
@@ -124,7 +125,7 @@ function tarStream(file: string): AsyncIterable<Buffer> {
 
 export async function importLayer(ctx: OpsContext, opts: { key: string; file: string; takeOver?: boolean }): Promise<{ digest: string; files: number; blobSize: number; uncompressedSize: number }> {
   const key = validateKey(opts.key);
-  if (!statSync(opts.file, { throwIfNoEntry: false })?.isFile()) throw new Error(`${opts.file}: no such file`);
+  if (!statSync(opts.file, { throwIfNoEntry: false })?.isFile()) throw notFound(`${opts.file}: no such file`);
   // Pass 1: every entry must parse and pass the reader's checks before anything is stored.
   let files = 0;
   for await (const item of readTar(tarStream(opts.file))) {

@@ -5,9 +5,11 @@
 // nothing changes the components between our checks and our use of them.
 import fs from 'node:fs';
 import path from 'node:path';
+import { LayerkeepError, type ErrorDetails } from '../errors.js';
 
-export class UnsafePathError extends Error {
+export class UnsafePathError extends LayerkeepError {
   override name = 'UnsafePathError';
+  constructor(message: string, details?: ErrorDetails) { super('corrupt', message, details); }
 }
 
 /** Splits a layer path into components, refusing anything that could leave the root. */

@@ -6,6 +6,7 @@ import { scanDir, type ScanEntry, xattrsOf } from '../native/index.js';
 import type { EntryType, LayerEntry } from './entry.js';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './entry.js';
 import { checkSupportedOverlayXattrs, isOpaqueDir, isWhiteoutDevice, layerXattrs } from './overlayUpper.js';
+import { refused } from '../errors.js';
 
 export interface WalkedEntry extends LayerEntry {
   /** Absolute path of the source (for files, where content is read from). */
@@ -53,7 +54,7 @@ export function walkUpperDir(root: string, opts: WalkOptions = {}): WalkResult {
         continue;
       }
       if (c.name.startsWith(WHITEOUT_PREFIX)) {
-        throw new Error(`${rel}: file names starting with "${WHITEOUT_PREFIX}" mean deletions in an OCI layer and cannot be stored`);
+        throw refused(`${rel}: file names starting with "${WHITEOUT_PREFIX}" mean deletions in an OCI layer and cannot be stored`);
       }
       switch (type) {
         case T.dir:

@@ -5,6 +5,7 @@
 // ~100 ms to insert) into ~470 KB (the rows: ~2.6 MB), and unpack with one JSON.parse.
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { IndexRow } from '../snapshot/metaIndex.js';
+import { refused } from '../errors.js';
 
 /** A metadata index row with the link target / device number (migration 2). */
 export type LinkedIndexRow = IndexRow & { link: string | null };
@@ -19,6 +20,6 @@ export function unpackBaseline(format: number, body: Buffer | string): LinkedInd
   let json: string;
   if (format === 0) json = typeof body === 'string' ? body : body.toString('utf8');
   else if (format === 1) json = inflateRawSync(body as Buffer).toString('utf8');
-  else throw new Error(`baseline format ${format} is newer than this layerkeep: upgrade it, or snapshot with --force`);
+  else throw refused(`baseline format ${format} is newer than this layerkeep: upgrade it, or snapshot with --force`);
   return JSON.parse(json) as LinkedIndexRow[];
 }
