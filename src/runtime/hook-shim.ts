@@ -16,6 +16,7 @@ import { injectHooksIntoBundleConfig } from './oci.js';
 import { containerKey, parsePatterns } from './opt-in.js';
 import { restoreFailure } from './container-facts.js';
 import { invalid } from '../errors.js';
+import { parseDuration } from '../units.js';
 
 export interface ShimOptions {
   socket: string;
@@ -54,10 +55,11 @@ export function parseShimOptions(args: string[]): { opts: ShimOptions; passthrou
   return { opts, passthrough };
 }
 
+/** A timeout in seconds (a duration: "25", "25s", "2m"). */
 function positive(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`invalid --${name}=${v}: expected seconds > 0`);
-  return n;
+  const ms = parseDuration(v, `--${name}`);
+  if (ms <= 0) throw invalid(`invalid --${name}=${v}: expected a duration > 0`);
+  return ms / 1000;
 }
 
 function readStdin(): Promise<string> {

@@ -2,6 +2,7 @@
 // Flags win over LAYERKEEP_S3_* variables, which win over the AWS_* ones.
 import { readFileSync } from 'node:fs';
 import { invalid } from '../errors.js';
+import { parseDuration, parseSize } from '../units.js';
 
 export const MIB = 1024 * 1024;
 /** S3's minimum size of every part but the last. */
@@ -87,7 +88,7 @@ export function s3OptionsFrom(flags: Flags, env: NodeJS.ProcessEnv): S3Options {
   if (pathStyle) opts.forcePathStyle = parseBool(pathStyle.value, pathStyle.from);
 
   const partSize = pick('s3-part-size', 'LAYERKEEP_S3_PART_SIZE');
-  if (partSize) opts.partSize = parseSize(partSize.value, partSize.from);
+  if (partSize) opts.partSize = parsePartSize(partSize.value, partSize.from);
 
   const conc = pick('s3-concurrency', 'LAYERKEEP_S3_CONCURRENCY');
   if (conc) opts.concurrency = parseIntIn(conc.value, conc.from, 1, 64);
@@ -150,14 +151,10 @@ export function validateSseCustomerKey(b64: string, what = 'SSE-C key'): string 
   return bytes.toString('base64');
 }
 
-export function parseSize(text: string, from: string): number {
-  const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(text.trim());
-  if (!m) throw new Error(`${from}: expected a size like 16MiB or 16777216, got ${JSON.stringify(text)}`);
-  const unit = (m[2] ?? 'b').toLowerCase()[0];
-  const mult = unit === 'k' ? 1024 : unit === 'm' ? MIB : unit === 'g' ? 1024 * MIB : 1;
-  const n = Number(m[1]) * mult;
-  if (n < MIN_PART_SIZE) throw new Error(`${from}: part size must be at least 5MiB (S3's minimum)`);
-  if (n > 5 * 1024 * MIB) throw new Error(`${from}: part size must be at most 5GiB (S3's maximum)`);
+export function parsePartSize(text: string, from: string): number {
+  const n = parseSize(text, from);
+  if (n < MIN_PART_SIZE) throw invalid(`${from}: part size must be at least 5MiB (S3's minimum)`);
+  if (n > 5 * 1024 * MIB) throw invalid(`${from}: part size must be at most 5GiB (S3's maximum)`);
   return n;
 }
 
@@ -171,12 +168,4 @@ function parseBool(text: string, from: string): boolean {
   if (/^(1|true|yes|on)$/i.test(text)) return true;
   if (/^(0|false|no|off)$/i.test(text)) return false;
   throw new Error(`${from}: expected true or false, got ${JSON.stringify(text)}`);
-}
-
-/** "30s", "5m", "1500ms" or a number of milliseconds. */
-export function parseDuration(text: string, from: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new Error(`${from}: expected a duration like 30s, 5m or 1500ms, got ${JSON.stringify(text)}`);
-  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(m[1]) * mult);
 }

@@ -104,15 +104,6 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   return { config, help };
 }
 
-/** "25s", "500ms", "2m", or plain milliseconds. */
-export function parseDuration(v: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
-  if (!m) throw new Error(`invalid duration for ${what}: ${JSON.stringify(v)} (use e.g. 500ms, 25s, 2m)`);
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 'ms'] ?? 1;
-  return Math.round(n * unit);
-}
-
 export function helpText(): string {
   const lines = ['Usage: layerkeep serve [--option=value ...]', '', 'Runs the layerkeep daemon. Each option can also be set as an environment', 'variable (shown) or as a key in the --config JSON file. Flags win over', 'the environment, which wins over the file.', ''];
   for (const o of OPTIONS) {
