@@ -6,7 +6,7 @@ import { resolveSnapshot } from '../ops/manifests.js';
 import { readRef } from '../ops/publish.js';
 import type { OpsContext } from '../ops/types.js';
 import { canonicalJson, refKey, type Ref } from '../store/layout.js';
-import { invalid, notFound, refused } from '../errors.js';
+import { invalid, notFound } from '../errors.js';
 
 export async function deleteSnapshot(ctx: OpsContext, key: string, snapshot: string): Promise<{ deleted: string[] }> {
   if (!snapshot) throw invalid('invalid request: name the snapshot to delete (a digest or a unique prefix)');
@@ -18,7 +18,7 @@ export async function deleteSnapshot(ctx: OpsContext, key: string, snapshot: str
   const rest = remote.ref.history.filter((h) => h.manifest !== digest);
   if (remote.ref.current === digest) {
     if (rest.length > 0) {
-      throw refused(`invalid request: ${digest} is the current snapshot of key ${key}; delete older ones, or take a new snapshot first`);
+      throw invalid(`invalid request: ${digest} is the current snapshot of key ${key}; delete older ones, or take a new snapshot first`);
     }
     await ctx.store.delete(refKey(key));
     ctx.state.prepare('DELETE FROM keys WHERE key = ?').run(key);
