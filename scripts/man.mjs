@@ -39,7 +39,7 @@ commands work against the same store directly or through the running daemon.
 ${block(top)}.SH COMMANDS
 `;
 for (const name of commands) {
-  if (name === 'serve') continue;
+  if (name === 'serve' || name === 'help' || name === 'version') continue; // serve has its own section; help and version take no flags
   out += `.SS ${name}\n${block(help(name))}`;
 }
 out += `.SH DAEMON
@@ -57,7 +57,7 @@ default state directory and local store
 .I /run/layerkeep/layerkeep.sock
 the daemon's gRPC socket
 .SH EXIT STATUS
-0 on success, 1 on failure, 2 on a usage error.
+0 on success, 1 on failure, 2 on a usage error or invalid input.
 .SH SEE ALSO
 .BR docker (1),
 .BR runc (8),

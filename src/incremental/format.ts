@@ -16,6 +16,7 @@
 import { layerPathComponents } from '../snapshot/safePath.js';
 import { digestHex, type Manifest } from '../store/layout.js';
 import { CHUNK_MAX } from './chunker.js';
+import { corrupt, type ErrorDetails, LayerkeepError } from '../errors.js';
 
 export const INDEX_MEDIA_TYPE = 'application/vnd.layerkeep.layer-index.v1+json+zstd';
 export const CHUNKS_MEDIA_TYPE = 'application/vnd.layerkeep.chunk-pack.v1+zstd';
@@ -140,8 +141,9 @@ export function encodeLayerIndex(ix: LayerIndex): Buffer {
   return Buffer.from(JSON.stringify({ mediaType: INDEX_JSON_TYPE, layer: ix.layer, deleted: ix.deleted, deleteOnly: ix.deleteOnly, files }));
 }
 
-class IndexFormatError extends Error {
+class IndexFormatError extends LayerkeepError {
   override name = 'IndexFormatError';
+  constructor(message: string, details?: ErrorDetails) { super('corrupt', message, details); }
 }
 
 /** Parses and checks a layer index read from the store; `layer` is the position it must describe. */
@@ -283,7 +285,7 @@ export function unpackFileMap(b: Buffer): Pick<FileMap, 'layer' | 'chunks' | 'ta
     return { layer: b.readUInt16LE(4), chunks: [], tarOffset: Number(b.readBigUInt64LE(8)) };
   }
   if (b.length < MAP_HEADER || b.readUInt32LE(0) !== MAP_MAGIC || (b.length - MAP_HEADER) % REF_BYTES !== 0) {
-    throw new Error(`stored chunk map of ${b.length} bytes is not in the expected format`);
+    throw corrupt(`stored chunk map of ${b.length} bytes is not in the expected format`);
   }
   const chunks: ChunkRef[] = [];
   for (let o = MAP_HEADER; o < b.length; o += REF_BYTES) {

@@ -23,6 +23,7 @@ import type { ObjectStore } from '../store/types.js';
 import { blobStream } from './blobs.js';
 import type { ChainLayer } from './chain.js';
 import { type FileMap, STREAM_CHUNKS, STREAM_TAR } from './format.js';
+import { corrupt } from '../errors.js';
 
 export interface MaterializeOptions {
   /** Where the chain's blobs are read from. */
@@ -214,7 +215,7 @@ function placeAssembled(root: string, a: Assembly, place: 'rename' | 'copy'): vo
     lutimesNs(parent, parentTime, parentTime); // the rename touched the directory
     return;
   }
-  if (!fs.lstatSync(abs, { throwIfNoEntry: false })?.isFile()) throw new Error(`${a.map.path}: the placeholder for the chunked file is missing or not a regular file`);
+  if (!fs.lstatSync(abs, { throwIfNoEntry: false })?.isFile()) throw corrupt(`${a.map.path}: the placeholder for the chunked file is missing or not a regular file`);
   const out = fs.openSync(abs, fs.constants.O_WRONLY | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW);
   try {
     const buf = Buffer.allocUnsafe(1 << 20);

@@ -2,6 +2,7 @@
 // its length and the bytes its diffs add on top of the full layer are both bounded.
 
 export const DEFAULT_MAX_DIFFS = 8;
+import { invalid } from '../errors.js';
 export const DEFAULT_MAX_DELTA_SHARE = 0.5;
 
 export interface CompactionLimits {
@@ -33,9 +34,9 @@ export function fullSnapshotReason(base: ChainState, estimatedDiffBytes: number 
 
 export function checkLimits(limits: CompactionLimits): void {
   if (limits.maxDiffs !== undefined && (!Number.isSafeInteger(limits.maxDiffs) || limits.maxDiffs < 0 || limits.maxDiffs > 1000)) {
-    throw new Error(`max diffs per chain must be a whole number 0..1000, not ${limits.maxDiffs}`);
+    throw invalid(`max diffs per chain must be a whole number 0..1000, not ${limits.maxDiffs}`);
   }
   if (limits.maxDeltaShare !== undefined && !(limits.maxDeltaShare > 0 && limits.maxDeltaShare <= 100)) {
-    throw new Error(`max delta share must be above 0 (a fraction of the full layer), not ${limits.maxDeltaShare}`);
+    throw invalid(`max delta share must be above 0 (a fraction of the full layer), not ${limits.maxDeltaShare}`);
   }
 }

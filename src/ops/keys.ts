@@ -3,6 +3,7 @@
 // any byte of what it holds.
 import { readFileSync, statSync } from 'node:fs';
 import { EncryptionKey, Keyring } from '../snapshot/frameCipher.js';
+import { invalid } from '../errors.js';
 
 export interface KeySources {
   /** Key files in order; the first key overall encrypts new snapshots. */
@@ -18,13 +19,13 @@ function parseKey(bytes: Buffer, where: string): EncryptionKey {
     const b = Buffer.from(text, 'base64');
     if (b.length === 32) return new EncryptionKey(b);
   }
-  throw new Error(`${where}: an encryption key must be 32 raw bytes, or 32 bytes as base64 (44 characters) or hex (64 digits)`);
+  throw invalid(`${where}: an encryption key must be 32 raw bytes, or 32 bytes as base64 (44 characters) or hex (64 digits)`);
 }
 
 function readKeyFile(file: string): EncryptionKey {
   const st = statSync(file, { throwIfNoEntry: false });
-  if (!st?.isFile()) throw new Error(`encryption key file ${file}: not a file`);
-  if (st.size > 4096) throw new Error(`encryption key file ${file}: too large to be a key`);
+  if (!st?.isFile()) throw invalid(`encryption key file ${file}: not a file`);
+  if (st.size > 4096) throw invalid(`encryption key file ${file}: too large to be a key`);
   return parseKey(readFileSync(file), `encryption key file ${file}`);
 }
 

@@ -6,13 +6,14 @@ import type { BlobRef, ChainManifest } from '../incremental/format.js';
 import { snapshotsByPrefix } from '../state/snapshots.js';
 import { readRef } from './publish.js';
 import type { OpsContext } from './types.js';
+import { corrupt, invalid, notFound } from '../errors.js';
 
 export async function readManifest(ctx: OpsContext, digest: string): Promise<ChainManifest> {
   const hex = digestHex(digest);
   const got = await ctx.store.getSmall(manifestKey(hex));
-  if (!got) throw new Error(`snapshot sha256:${hex} not found in ${ctx.store.description}`);
+  if (!got) throw notFound(`snapshot sha256:${hex} not found in ${ctx.store.description}`);
   if (createHash('sha256').update(got.body).digest('hex') !== hex) {
-    throw new Error(`manifest sha256:${hex} in ${ctx.store.description} is corrupt (digest mismatch)`);
+    throw corrupt(`manifest sha256:${hex} in ${ctx.store.description} is corrupt (digest mismatch)`);
   }
   const m = JSON.parse(got.body.toString('utf8')) as ChainManifest;
   const bad = (what: string) => new Error(`manifest sha256:${hex} is invalid: ${what}`);
@@ -47,19 +48,19 @@ export async function resolveSnapshot(ctx: OpsContext, key: string | undefined, 
   if (snapshot) {
     const hex = snapshot.startsWith('sha256:') ? snapshot.slice(7) : snapshot;
     if (/^[0-9a-f]{64}$/.test(hex)) return `sha256:${hex}`;
-    if (!/^[0-9a-f]{4,63}$/.test(hex)) throw new Error(`invalid snapshot ${JSON.stringify(snapshot)}: give a sha256 digest or at least 4 hex digits of one`);
+    if (!/^[0-9a-f]{4,63}$/.test(hex)) throw invalid(`invalid snapshot ${JSON.stringify(snapshot)}: give a sha256 digest or at least 4 hex digits of one`);
     const found = new Set(snapshotsByPrefix(ctx.state, hex).map((r) => r.manifest_digest));
     for await (const o of ctx.store.list(`manifests/${hex}`)) {
       const name = o.key.slice('manifests/'.length);
       if (name.startsWith(hex) && name.endsWith('.json')) found.add(`sha256:${name.slice(0, -5)}`);
     }
-    if (found.size === 0) throw new Error(`no snapshot matches ${snapshot}`);
-    if (found.size > 1) throw new Error(`${snapshot} is ambiguous: ${[...found].join(', ')}`);
+    if (found.size === 0) throw notFound(`no snapshot matches ${snapshot}`);
+    if (found.size > 1) throw invalid(`${snapshot} is ambiguous: ${[...found].join(', ')}`);
     return [...found][0]!;
   }
-  if (!key) throw new Error('name a key (--key) or a snapshot (--snapshot)');
+  if (!key) throw invalid('name a key (--key) or a snapshot (--snapshot)');
   const ref = await readRef(ctx, key);
-  if (!ref) throw new Error(`key ${key} has no snapshot in ${ctx.store.description}`);
+  if (!ref) throw notFound(`key ${key} has no snapshot in ${ctx.store.description}`);
   return ref.ref.current;
 }
 

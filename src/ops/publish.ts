@@ -5,6 +5,7 @@ import { canonicalJson, type Manifest, manifestKey, type Ref, REF_MEDIA_TYPE, re
 import { type BlobWriter, PreconditionFailedError } from '../store/types.js';
 import { getKey, recordSnapshot, setKeyCurrent } from '../state/snapshots.js';
 import type { OpsContext } from './types.js';
+import { corrupt } from '../errors.js';
 
 export const DEFAULT_KEEP = 3;
 
@@ -16,6 +17,7 @@ export class RefConflictError extends PreconditionFailedError {
       key,
       `key ${key} was updated elsewhere: its current snapshot is ${other}, not the one this host last saw; ` +
         `this snapshot (${mine}) is stored but not current — restore ${other} first, or pass --take-over to make ${mine} current`,
+      `another host advanced this key; see \`layerkeep ls --key ${key}\``,
     );
   }
 }
@@ -31,10 +33,10 @@ export async function readRef(ctx: OpsContext, key: string): Promise<{ ref: Ref;
   try {
     ref = JSON.parse(got.body.toString('utf8')) as Ref;
   } catch {
-    throw new Error(`refs/${key} in ${ctx.store.description} is not valid JSON`);
+    throw corrupt(`refs/${key} in ${ctx.store.description} is not valid JSON`);
   }
   if (ref.mediaType !== REF_MEDIA_TYPE || ref.key !== key || typeof ref.current !== 'string') {
-    throw new Error(`refs/${key} in ${ctx.store.description} is not a layerkeep ref`);
+    throw corrupt(`refs/${key} in ${ctx.store.description} is not a layerkeep ref`);
   }
   return { ref, etag: got.etag };
 }

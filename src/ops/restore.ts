@@ -28,6 +28,7 @@ import { readManifest, resolveSnapshot } from './manifests.js';
 import { readRef } from './publish.js';
 import { makeRestoreTemp, removeStaleRestoreTemps } from './restoreTemp.js';
 import type { OpsContext, RestoreRequest, RestoreResult } from './types.js';
+import { invalid, refused } from '../errors.js';
 
 export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<RestoreResult> {
   const digest = await resolveSnapshot(ctx, req.key, req.snapshot);
@@ -77,9 +78,9 @@ function progressOf(ctx: OpsContext, layers: ChainLayer[]): (n: number) => void 
 
 async function restoreUpper(ctx: OpsContext, layers: ChainLayer[], target: string, req: RestoreRequest): Promise<MaterializeResult> {
   const existing = statSync(target, { throwIfNoEntry: false });
-  if (existing && !existing.isDirectory()) throw new Error(`${target} exists and is not a directory`);
+  if (existing && !existing.isDirectory()) throw invalid(`${target} exists and is not a directory`);
   if (existing && readdirSync(target).length > 0 && !req.force) {
-    throw new Error(`${target} is not empty: pass --force to replace its contents`);
+    throw refused(`${target} is not empty: pass --force to replace its contents`);
   }
   mkdirSync(dirname(target), { recursive: true });
   removeStaleRestoreTemps(dirname(target), (p) => ctx.log.warn(`removed the temp tree of a restore that did not finish: ${p}`));
@@ -126,7 +127,7 @@ function applyRootMetadata(dir: string, m: Manifest, fallbackMode?: number): voi
 
 async function applyOnto(ctx: OpsContext, layers: ChainLayer[], target: string, req: RestoreRequest): Promise<MaterializeResult> {
   const st = lstatSync(target, { throwIfNoEntry: false });
-  if (!st?.isDirectory()) throw new Error(`${target} is not a directory to apply the layer onto`);
+  if (!st?.isDirectory()) throw invalid(`${target} is not a directory to apply the layer onto`);
   removeStaleRestoreTemps(target, (p) => ctx.log.warn(`removed the temp tree of a restore that did not finish: ${p}`));
   const temp = makeRestoreTemp(target, '', 'apply');
   try {

@@ -31,6 +31,7 @@ import { type ChainState, checkLimits, type CompactionLimits, fullSnapshotReason
 import { readManifest } from './manifests.js';
 import { publishWritten, readRef } from './publish.js';
 import type { OpsContext, SnapshotRequest, SnapshotResult } from './types.js';
+import { invalid } from '../errors.js';
 
 export const TOOL = `layerkeep/${(createRequire(import.meta.url)('../../../package.json') as { version: string }).version}`;
 
@@ -70,7 +71,7 @@ export async function snapshot(ctx: OpsContext, req: SnapshotOptions): Promise<S
   const limits: CompactionLimits = { maxDiffs: req.maxDiffs, maxDeltaShare: req.maxDeltaShare };
   checkLimits(limits);
   const rootStat = statSync(req.dir, { throwIfNoEntry: false, bigint: true });
-  if (!rootStat?.isDirectory()) throw new Error(`${req.dir}: not a directory`);
+  if (!rootStat?.isDirectory()) throw invalid(`${req.dir}: not a directory`);
   const walkExtra = [`allowDevices=${!!req.allowDevices}`];
   const statExtra = [...walkExtra, rootStatLine(rootStat)];
 

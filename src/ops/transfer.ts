@@ -21,6 +21,7 @@ import { restore } from './restore.js';
 import { publishWritten } from './publish.js';
 import { TOOL } from './snapshot.js';
 import type { OpsContext } from './types.js';
+import { notFound } from '../errors.js';
 
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
@@ -126,7 +127,7 @@ function tarStream(file: string): AsyncIterable<Buffer> {
 
 export async function importLayer(ctx: OpsContext, opts: { key: string; file: string; takeOver?: boolean; allowDevices?: boolean }): Promise<{ digest: string; files: number; blobSize: number; uncompressedSize: number }> {
   const key = validateKey(opts.key);
-  if (!statSync(opts.file, { throwIfNoEntry: false })?.isFile()) throw new Error(`${opts.file}: no such file`);
+  if (!statSync(opts.file, { throwIfNoEntry: false })?.isFile()) throw notFound(`${opts.file}: no such file`);
   // Pass 1: every entry must pass what a restore checks (the reader's checks, then the unpacker's:
   // paths, duplicates, links, whiteouts, devices) before anything is stored: a published layer
   // is one a restore accepts.

@@ -18,6 +18,7 @@ import type { Logger } from '../ops/types.js';
 import type { StateDb } from '../state/db.js';
 import { clearCaptureFailures, recordCaptureFailure } from '../state/captureFailures.js';
 import { linkCopyTree } from './link-copy.js';
+import { LayerkeepError, type ErrorDetails } from '../errors.js';
 
 export interface CaptureRecord {
   id: string;
@@ -56,8 +57,9 @@ export interface CaptureManager {
 }
 
 /** A failure of our own making that no retry fixes. */
-export class PermanentCaptureError extends Error {
+export class PermanentCaptureError extends LayerkeepError {
   readonly permanent = true;
+  constructor(message: string, details?: ErrorDetails) { super('refused', message, details); }
 }
 
 const PERMANENT_CODES = ['EILSEQ', 'ENAMETOOLONG', 'ELOOP', 'EOVERFLOW', 'E2BIG'];

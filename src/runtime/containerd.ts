@@ -12,6 +12,7 @@
 // The pod's sandbox ("pause") container is never kept.
 import { basename, dirname } from 'node:path';
 import { validateKey } from '../store/layout.js';
+import { refused } from '../errors.js';
 
 const TASK_DIR = 'io.containerd.runtime.v2.task';
 export const CRI_CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
@@ -69,11 +70,11 @@ export function containerdView(id: string, bundle: string, annotations: Record<s
 
   let scope: string;
   if (cri) {
-    if (!DNS_LABEL.test(podNamespace)) throw new Error(`pod namespace ${JSON.stringify(podNamespace)} of container ${name} is not a DNS label; cannot scope its layerkeep key`);
+    if (!DNS_LABEL.test(podNamespace)) throw refused(`pod namespace ${JSON.stringify(podNamespace)} of container ${name} is not a DNS label; cannot scope its layerkeep key`);
     if (!explicit && (!pod || !DNS_LABEL.test(container))) throw new Error(`container ${name} has no usable pod and container name for io.layerkeep.enable`);
     scope = `k8s.${podNamespace}`;
   } else {
-    if (!CTRD_NAMESPACE.test(namespace)) throw new Error(`containerd namespace ${JSON.stringify(namespace)} of container ${name} has characters other than [A-Za-z0-9_-]; cannot scope its layerkeep key`);
+    if (!CTRD_NAMESPACE.test(namespace)) throw refused(`containerd namespace ${JSON.stringify(namespace)} of container ${name} has characters other than [A-Za-z0-9_-]; cannot scope its layerkeep key`);
     scope = `ctrd.${namespace}`;
   }
   const key = `${scope}.${local}`;

@@ -3,6 +3,7 @@
 // <data-root>/containers/<id>/config.v2.json is dockerd's persisted container record.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { invalid } from '../errors.js';
 
 export const DEFAULT_DOCKER_ROOT = '/var/lib/docker';
 
@@ -15,7 +16,7 @@ export interface DockerContainerConfig {
 }
 
 export function containerConfigPath(dockerRoot: string, id: string): string {
-  if (!/^[0-9a-f]{12,64}$/.test(id)) throw new Error(`invalid Docker container id ${JSON.stringify(id)}`);
+  if (!/^[0-9a-f]{12,64}$/.test(id)) throw invalid(`invalid Docker container id ${JSON.stringify(id)}`);
   return join(dockerRoot, 'containers', id, 'config.v2.json');
 }
 

@@ -15,6 +15,8 @@ import type { HookRequest } from './hook-calls.js';
 import { injectHooksIntoBundleConfig } from './oci.js';
 import { containerKey, parsePatterns } from './opt-in.js';
 import { restoreFailure } from './container-facts.js';
+import { invalid } from '../errors.js';
+import { parseDuration } from '../units.js';
 
 export interface ShimOptions {
   socket: string;
@@ -37,26 +39,27 @@ export function parseShimOptions(args: string[]): { opts: ShimOptions; passthrou
   const passthrough: string[] = [];
   for (const a of args) {
     const m = /^--([a-z-]+)=(.*)$/s.exec(a);
-    if (!m) throw new Error(`unexpected argument ${JSON.stringify(a)}`);
+    if (!m) throw invalid(`unexpected argument ${JSON.stringify(a)}`);
     passthrough.push(a);
     const [, name, v] = m;
     if (name === 'socket') opts.socket = v;
     else if (name === 'docker-root') opts.dockerRoot = v;
     else if (name === 'run-dir') opts.runDir = v;
     else if (name === 'on-restore-error') {
-      if (v !== 'fail' && v !== 'start') throw new Error(`invalid --on-restore-error=${v}: use fail or start`);
+      if (v !== 'fail' && v !== 'start') throw invalid(`invalid --on-restore-error=${v}: use fail or start`);
       opts.onRestoreError = v;
     } else if (name === 'restore-timeout') opts.restoreTimeout = positive(name, v);
     else if (name === 'capture-timeout') opts.captureTimeout = positive(name, v);
-    else if (name !== 'node' && name !== 'container-id') throw new Error(`unknown option --${name}`);
+    else if (name !== 'node' && name !== 'container-id') throw invalid(`unknown option --${name}`);
   }
   return { opts, passthrough };
 }
 
+/** A timeout in seconds (a duration: "25", "25s", "2m"). */
 function positive(name: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`invalid --${name}=${v}: expected seconds > 0`);
-  return n;
+  const ms = parseDuration(v, `--${name}`);
+  if (ms <= 0) throw invalid(`invalid --${name}=${v}: expected a duration > 0`);
+  return ms / 1000;
 }
 
 function readStdin(): Promise<string> {
@@ -143,7 +146,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (cmd === 'createRuntime') return createRuntime(opts, await readStdin());
   if (cmd === 'poststop') return poststop(opts);
-  throw new Error(`unknown hook stage ${JSON.stringify(cmd)}: expected createRuntime, poststop or oci`);
+  throw invalid(`unknown hook stage ${JSON.stringify(cmd)}: expected createRuntime, poststop or oci`);
 }
 
 if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {

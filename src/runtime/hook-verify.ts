@@ -19,11 +19,11 @@ import { readDockerContainerConfig } from './docker-config.js';
 import { mountAt, overlayOption, parseMountinfo } from './mountinfo.js';
 import { mountDestinations, parseOciState, readSpec, rootPath, type OciState } from './oci.js';
 import { ociFacts, ociStage, readOciContainer, type KeyScope, type OciContainer } from './oci-facts.js';
+import { LayerkeepError } from '../errors.js';
 
-export class HookRefused extends Error {
-  readonly grpcCode = 7; // PERMISSION_DENIED
+export class HookRefused extends LayerkeepError {
   constructor(what: string) {
-    super(`refused: ${what}`);
+    super('permission', `refused: ${what}`);
   }
 }
 

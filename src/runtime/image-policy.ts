@@ -1,9 +1,10 @@
 // What to do when a snapshot was taken on top of a different image than the container runs.
 export type ImagePolicy = 'refuse' | 'warn' | 'allow';
+import { invalid } from '../errors.js';
 
 export function parseImagePolicy(v: string): ImagePolicy {
   if (v === 'refuse' || v === 'warn' || v === 'allow') return v;
-  throw new Error(`invalid image policy ${JSON.stringify(v)}: use refuse, warn or allow`);
+  throw invalid(`invalid image policy ${JSON.stringify(v)}: use refuse, warn or allow`);
 }
 
 export interface ImageCheck {

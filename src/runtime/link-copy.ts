@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseMountinfo } from './mountinfo.js';
+import { invalid } from '../errors.js';
 
 export interface LinkCopyResult {
   /** true when files are hard links into the source (they change if the source is written). */
@@ -17,7 +18,7 @@ export interface LinkCopyResult {
 
 export async function linkCopyTree(src: string, dst: string): Promise<LinkCopyResult> {
   const [s, d] = await Promise.all([stat(src), stat(dirname(dst))]);
-  if (!s.isDirectory()) throw new Error(`capture source ${src} is not a directory`);
+  if (!s.isDirectory()) throw invalid(`capture source ${src} is not a directory`);
   const linked = s.dev === d.dev && mountOf(src) === mountOf(dirname(dst));
   const args = linked ? ['-a', '--link', '--no-target-directory', src, dst] : ['-a', '--no-target-directory', src, dst];
   await run('cp', args);

@@ -1,6 +1,7 @@
 // /proc/<pid>/mountinfo parsing: which mount sits at a path, and an overlay's upperdir.
 // Format: https://www.kernel.org/doc/Documentation/filesystems/proc.txt (section 3.5).
 import { readFileSync } from 'node:fs';
+import { refused } from '../errors.js';
 
 export interface MountInfo {
   mountPoint: string;
@@ -60,7 +61,7 @@ export function overlayUpperDir(mergedDir: string, mountinfoText?: string): stri
   const text = mountinfoText ?? readFileSync('/proc/self/mountinfo', 'utf8');
   const m = mountAt(parseMountinfo(text), mergedDir);
   if (!m) throw new Error(`no mount at ${mergedDir} in /proc/self/mountinfo: the container's root is not mounted`);
-  if (m.fsType !== 'overlay') throw new Error(`${mergedDir} is a ${m.fsType} mount, not overlay: cannot find its upper dir`);
+  if (m.fsType !== 'overlay') throw refused(`${mergedDir} is a ${m.fsType} mount, not overlay: cannot find its upper dir`);
   const upper = overlayOption(m.superOptions, 'upperdir');
   if (!upper) throw new Error(`overlay at ${mergedDir} has no upperdir= option (read-only overlay?)`);
   return upper;

@@ -9,6 +9,7 @@ import type { GatheredFacts } from './container-facts.js';
 import { containerdView } from './containerd.js';
 import { mountAt, overlayOption, parseMountinfo } from './mountinfo.js';
 import { mountDestinations, parseOciState, readSpec, rootPath, type OciState } from './oci.js';
+import { invalid, refused } from '../errors.js';
 
 /** Annotations under this prefix become the daemon's layerkeep.* labels (io.layerkeep.key -> layerkeep.key). */
 export const ANNOTATION_PREFIX = 'io.layerkeep.';
@@ -43,7 +44,7 @@ export function ociUpperDir(merged: string, who: string, opts: { unmountedOk?: b
   // CRI-O) keeps the upper dir beside it as <layer>/diff.
   const sibling = join(dirname(merged), 'diff');
   if (!m && opts.unmountedOk && basename(merged) === 'merged' && existsSync(sibling)) return sibling;
-  if (!m) throw new Error(`the root of ${who} (${merged}) is not a mount point: layerkeep needs the container's root to be an overlay mounted by the runtime`);
+  if (!m) throw refused(`the root of ${who} (${merged}) is not a mount point: layerkeep needs the container's root to be an overlay mounted by the runtime`);
   if (m.fsType.startsWith('fuse')) {
     throw new Error(`the root of ${who} is a ${m.fsType} mount (fuse-overlayfs, rootless containers): not supported, its upper dir and whiteouts are not visible to layerkeep; run the container rootful on kernel overlay`);
   }
@@ -84,7 +85,7 @@ export type KeyScope = 'namespace' | 'none';
 
 export function parseKeyScope(v: string): KeyScope {
   if (v === 'namespace' || v === 'none') return v;
-  throw new Error(`invalid key-scope ${JSON.stringify(v)}: use namespace or none`);
+  throw invalid(`invalid key-scope ${JSON.stringify(v)}: use namespace or none`);
 }
 
 function scopedKey(key: string, own: Record<string, string>, scope: KeyScope, name: string): string {
@@ -93,7 +94,7 @@ function scopedKey(key: string, own: Record<string, string>, scope: KeyScope, na
   if (scope === 'none' || !pod) return key;
   const ns = own['io.kubernetes.pod.namespace'];
   if (!ns || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) {
-    throw new Error(`container ${name} is run by Kubernetes but has no usable pod namespace (io.kubernetes.pod.namespace=${JSON.stringify(ns ?? '')}): its key cannot be scoped (key-scope=namespace)`);
+    throw refused(`container ${name} is run by Kubernetes but has no usable pod namespace (io.kubernetes.pod.namespace=${JSON.stringify(ns ?? '')}): its key cannot be scoped (key-scope=namespace)`);
   }
   return `${ns}.${key}`;
 }

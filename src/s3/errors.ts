@@ -1,5 +1,6 @@
 // Classifying S3 errors and turning them into one-line messages without secrets.
 import { describeError, httpStatusOf, RetriesExhaustedError } from './retry.js';
+import { LayerkeepError, type ErrorKind } from '../errors.js';
 
 interface S3ErrorLike {
   name?: string;
@@ -45,10 +46,19 @@ export function headerOf(err: unknown, name: string): string | undefined {
   return (rootError(err) as S3ErrorLike | undefined)?.$response?.headers?.[name];
 }
 
+function s3Kind(status: number | undefined): ErrorKind {
+  if (status === 404) return 'not-found';
+  if (status === 401 || status === 403) return 'permission';
+  if (status === 409 || status === 412) return 'conflict';
+  if (status === 400) return 'invalid';
+  if (status === undefined || status >= 500) return 'unavailable';
+  return 'internal';
+}
+
 /** An S3 failure with the operation named; keeps the original as cause for classification. */
-export class S3StoreError extends Error {
+export class S3StoreError extends LayerkeepError {
   constructor(message: string, override readonly cause: unknown) {
-    super(message);
+    super(s3Kind(statusOf(cause)), message);
     this.name = 'S3StoreError';
   }
   get $metadata(): { httpStatusCode?: number } {

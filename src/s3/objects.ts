@@ -16,6 +16,7 @@ import type { S3Bucket } from './bucket.js';
 import { isNotFound, isPreconditionFailed, s3Error } from './errors.js';
 import type { S3MultipartTarget } from './multipart.js';
 import { isTransient } from './retry.js';
+import { notFound } from '../errors.js';
 
 export interface MultipartUploadInfo {
   /** Key relative to the store prefix. */
@@ -55,7 +56,7 @@ export class S3ObjectStore implements S3Store {
   async read(key: string, start = 0, end?: number): Promise<Readable> {
     if (end !== undefined && end <= start) return Readable.from([], { objectMode: false });
     const first = await this.getRange(key, start, end, undefined);
-    if (!first) throw new Error(`reading ${this.b.url(key)}: no such object`);
+    if (!first) throw notFound(`reading ${this.b.url(key)}: no such object`);
     const total = end ?? start + first.length;
     return Readable.from(this.resumingBody(key, first, start, total), { objectMode: false });
   }
@@ -69,7 +70,7 @@ export class S3ObjectStore implements S3Store {
     const buf = Buffer.allocUnsafe(Math.max(0, end - start));
     if (buf.length === 0) return buf;
     const first = await this.getRange(key, start, end, undefined);
-    if (!first) throw new Error(`reading ${this.b.url(key)}: no such object`);
+    if (!first) throw notFound(`reading ${this.b.url(key)}: no such object`);
     const got = await copyInto(this.resumingBody(key, first, start, start + Math.min(first.length, buf.length)), buf);
     if (got === null) throw new Error(`reading ${this.b.url(key)}: the server sent more than bytes ${start}-${end}`);
     return got === buf.length ? buf : buf.subarray(0, got);

@@ -15,6 +15,7 @@ import { S3MultipartTarget } from './multipart.js';
 import { S3ObjectStore, type S3Store } from './objects.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, DEFAULT_RETRY, MIN_PART_SIZE, validateSseCustomerKey, type S3Options } from './options.js';
 import { describeError, isTransient } from './retry.js';
+import { type ErrorKind, invalid, LayerkeepError } from '../errors.js';
 
 export { s3OptionsFrom, type S3Options } from './options.js';
 export type { MultipartUploadInfo, S3Store } from './objects.js';
@@ -22,10 +23,15 @@ export type { MultipartUploadInfo, S3Store } from './objects.js';
 export type OpenFailure =
   'no-bucket' | 'bad-credentials' | 'no-credentials' | 'access-denied' | 'wrong-region' | 'unreachable' | 'server-error' | 'other';
 
+const OPEN_FAILURE_KINDS: Record<OpenFailure, ErrorKind> = {
+  'no-bucket': 'not-found', 'bad-credentials': 'permission', 'no-credentials': 'permission', 'access-denied': 'permission',
+  'wrong-region': 'invalid', unreachable: 'unavailable', 'server-error': 'unavailable', other: 'internal',
+};
+
 /** Opening the store failed; `reason` says which misconfiguration. */
-export class S3OpenError extends Error {
+export class S3OpenError extends LayerkeepError {
   constructor(readonly reason: OpenFailure, message: string) {
-    super(message);
+    super(OPEN_FAILURE_KINDS[reason], message);
     this.name = 'S3OpenError';
   }
 }
@@ -41,12 +47,12 @@ const quietLog: Logger = {
 export async function openS3Store(url: URL, opts: S3Options, state: StateDb, log: Logger = quietLog): Promise<S3Store> {
   if (url.protocol !== 's3:') throw new Error(`not an s3:// URL: ${url.protocol}//${url.host}${url.pathname}`);
   const bucket = url.hostname;
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new Error(`invalid S3 bucket name ${JSON.stringify(bucket)} in store URL`);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw invalid(`invalid S3 bucket name ${JSON.stringify(bucket)} in store URL`);
   const prefix = decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '');
   const partSize = opts.partSize ?? DEFAULT_PART_SIZE;
   if (partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE) throw new Error(`S3 part size ${partSize} is outside 5MiB..5GiB`);
   const sseCustomerKey = opts.sseCustomerKey ? validateSseCustomerKey(opts.sseCustomerKey) : undefined;
-  if (sseCustomerKey && opts.sse) throw new Error('S3 options: SSE-C (a customer key) cannot be combined with --s3-sse');
+  if (sseCustomerKey && opts.sse) throw invalid('S3 options: SSE-C (a customer key) cannot be combined with --s3-sse');
   const custom = opts.endpoint !== undefined;
   const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
   const checksum = opts.checksumMode ?? (custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED');

@@ -1,6 +1,8 @@
 // Options of the S3 store and how they are read from CLI flags and the environment.
 // Flags win over LAYERKEEP_S3_* variables, which win over the AWS_* ones.
 import { readFileSync } from 'node:fs';
+import { invalid } from '../errors.js';
+import { parseDuration, parseSize } from '../units.js';
 
 export const MIB = 1024 * 1024;
 /** S3's minimum size of every part but the last. */
@@ -75,9 +77,9 @@ export function s3OptionsFrom(flags: Flags, env: NodeJS.ProcessEnv): S3Options {
     try {
       u = new URL(endpoint.value);
     } catch {
-      throw new Error(`${endpoint.from}: not a URL (expected e.g. http://127.0.0.1:7480)`);
+      throw invalid(`${endpoint.from}: not a URL (expected e.g. http://127.0.0.1:7480)`);
     }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`${endpoint.from}: expected an http:// or https:// URL`);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw invalid(`${endpoint.from}: expected an http:// or https:// URL`);
     if (u.username || u.password) throw new Error(`${endpoint.from}: credentials do not belong in the endpoint URL`);
     opts.endpoint = u.toString().replace(/\/$/, '');
   }
@@ -86,7 +88,7 @@ export function s3OptionsFrom(flags: Flags, env: NodeJS.ProcessEnv): S3Options {
   if (pathStyle) opts.forcePathStyle = parseBool(pathStyle.value, pathStyle.from);
 
   const partSize = pick('s3-part-size', 'LAYERKEEP_S3_PART_SIZE');
-  if (partSize) opts.partSize = parseSize(partSize.value, partSize.from);
+  if (partSize) opts.partSize = parsePartSize(partSize.value, partSize.from);
 
   const conc = pick('s3-concurrency', 'LAYERKEEP_S3_CONCURRENCY');
   if (conc) opts.concurrency = parseIntIn(conc.value, conc.from, 1, 64);
@@ -97,7 +99,7 @@ export function s3OptionsFrom(flags: Flags, env: NodeJS.ProcessEnv): S3Options {
   const sse = pick('s3-sse', 'LAYERKEEP_S3_SSE');
   if (sse) {
     const v = sse.value === 'kms' ? 'aws:kms' : sse.value;
-    if (v !== 'AES256' && v !== 'aws:kms') throw new Error(`${sse.from}: expected AES256 or aws:kms, got ${JSON.stringify(sse.value)}`);
+    if (v !== 'AES256' && v !== 'aws:kms') throw invalid(`${sse.from}: expected AES256 or aws:kms, got ${JSON.stringify(sse.value)}`);
     opts.sse = v;
   }
   const kms = pick('s3-sse-kms-key-id', 'LAYERKEEP_S3_SSE_KMS_KEY_ID');
@@ -112,7 +114,7 @@ export function s3OptionsFrom(flags: Flags, env: NodeJS.ProcessEnv): S3Options {
   if (checksum) {
     const v = checksum.value.toUpperCase().replace(/-/g, '_');
     if (v !== 'WHEN_SUPPORTED' && v !== 'WHEN_REQUIRED') {
-      throw new Error(`${checksum.from}: expected when_supported or when_required, got ${JSON.stringify(checksum.value)}`);
+      throw invalid(`${checksum.from}: expected when_supported or when_required, got ${JSON.stringify(checksum.value)}`);
     }
     opts.checksumMode = v;
   }
@@ -135,7 +137,7 @@ export function readSseCustomerKey(path: string, from = 'SSE-C key file'): strin
   try {
     raw = readFileSync(path);
   } catch (err) {
-    throw new Error(`${from}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    throw invalid(`${from}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   if (raw.length === 32) return raw.toString('base64');
   const text = raw.toString('utf8').trim();
@@ -145,24 +147,20 @@ export function readSseCustomerKey(path: string, from = 'SSE-C key file'): strin
 /** Checks that a key is base64 of exactly 32 bytes; the message never contains the key. */
 export function validateSseCustomerKey(b64: string, what = 'SSE-C key'): string {
   const bytes = /^[A-Za-z0-9+/]+={0,2}$/.test(b64) ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
-  if (bytes.length !== 32) throw new Error(`${what}: expected 32 bytes (raw, or base64 text), got something else`);
+  if (bytes.length !== 32) throw invalid(`${what}: expected 32 bytes (raw, or base64 text), got something else`);
   return bytes.toString('base64');
 }
 
-export function parseSize(text: string, from: string): number {
-  const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(text.trim());
-  if (!m) throw new Error(`${from}: expected a size like 16MiB or 16777216, got ${JSON.stringify(text)}`);
-  const unit = (m[2] ?? 'b').toLowerCase()[0];
-  const mult = unit === 'k' ? 1024 : unit === 'm' ? MIB : unit === 'g' ? 1024 * MIB : 1;
-  const n = Number(m[1]) * mult;
-  if (n < MIN_PART_SIZE) throw new Error(`${from}: part size must be at least 5MiB (S3's minimum)`);
-  if (n > 5 * 1024 * MIB) throw new Error(`${from}: part size must be at most 5GiB (S3's maximum)`);
+export function parsePartSize(text: string, from: string): number {
+  const n = parseSize(text, from);
+  if (n < MIN_PART_SIZE) throw invalid(`${from}: part size must be at least 5MiB (S3's minimum)`);
+  if (n > 5 * 1024 * MIB) throw invalid(`${from}: part size must be at most 5GiB (S3's maximum)`);
   return n;
 }
 
 function parseIntIn(text: string, from: string, min: number, max: number): number {
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${from}: expected an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw invalid(`${from}: expected an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -170,12 +168,4 @@ function parseBool(text: string, from: string): boolean {
   if (/^(1|true|yes|on)$/i.test(text)) return true;
   if (/^(0|false|no|off)$/i.test(text)) return false;
   throw new Error(`${from}: expected true or false, got ${JSON.stringify(text)}`);
-}
-
-/** "30s", "5m", "1500ms" or a number of milliseconds. */
-export function parseDuration(text: string, from: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(text.trim());
-  if (!m) throw new Error(`${from}: expected a duration like 30s, 5m or 1500ms, got ${JSON.stringify(text)}`);
-  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(m[1]) * mult);
 }

@@ -2,6 +2,7 @@
 // https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_RETRY, type RetryLimits } from './options.js';
+import { LayerkeepError, kindOf } from '../errors.js';
 
 const TRANSIENT_NAMES = new Set([
   'SlowDown', 'RequestTimeout', 'RequestTimeoutException', 'InternalError', 'ServiceUnavailable',
@@ -62,9 +63,10 @@ export interface RetryContext {
 }
 
 /** Error thrown when retries are exhausted; the message names the operation and the cause. */
-export class RetriesExhaustedError extends Error {
+export class RetriesExhaustedError extends LayerkeepError {
   constructor(readonly what: string, readonly attempts: number, readonly lastError: unknown) {
-    super(`${what} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${describeError(lastError)}`);
+    super(kindOf(lastError) === 'internal' ? 'unavailable' : kindOf(lastError),
+      `${what} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${describeError(lastError)}`);
     this.name = 'RetriesExhaustedError';
   }
 }

@@ -7,6 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { dirname, join, basename } from 'node:path';
 import type { LayerKeepHandlers } from './generated/layerkeep/v1/LayerKeep.js';
+import { invalid } from '../errors.js';
 
 /** Calls that change nothing: listing, state, health, events. */
 export const READ_ONLY_METHODS = ['Health', 'GetKey', 'ListKeys', 'ListSnapshots', 'PendingUploads', 'Events'] as const;
@@ -38,5 +39,5 @@ export function readOnlySocketPath(config: Record<string, string>): string {
 export function parseBool(v: string, what: string): boolean {
   if (/^(true|1|yes|on)$/i.test(v)) return true;
   if (/^(false|0|no|off|)$/i.test(v)) return false;
-  throw new Error(`invalid ${what}=${v}: use true or false`);
+  throw invalid(`invalid ${what}=${v}: use true or false`);
 }

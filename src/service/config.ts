@@ -2,6 +2,7 @@
 // LAYERKEEP_* environment variables, a JSON config file, then defaults. The same table drives
 // `layerkeep serve --help` and the README's configuration table.
 import { readFileSync } from 'node:fs';
+import { invalid } from '../errors.js';
 
 export interface OptionSpec {
   name: string;          // flag --name, env LAYERKEEP_NAME (dashes -> underscores), file key "name"
@@ -68,10 +69,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       continue;
     }
     const m = /^--([a-z0-9-]+)(?:=(.*))?$/s.exec(a);
-    if (!m || !known.has(m[1])) throw new Error(`unknown option ${a} (see layerkeep serve --help)`);
+    if (!m || !known.has(m[1])) throw invalid(`unknown option ${a} (see layerkeep serve --help)`);
     let value = m[2];
     if (value === undefined) {
-      if (i + 1 >= argv.length) throw new Error(`option --${m[1]} needs a value`);
+      if (i + 1 >= argv.length) throw invalid(`option --${m[1]} needs a value`);
       value = argv[++i];
     }
     flags[m[1]] = value;
@@ -88,11 +89,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     try {
       doc = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
-      throw new Error(`cannot read config file ${file}: ${(e as Error).message}`);
+      throw invalid(`cannot read config file ${file}: ${(e as Error).message}`);
     }
-    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new Error(`config file ${file} must hold a JSON object`);
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw invalid(`config file ${file} must hold a JSON object`);
     for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
-      if (!known.has(k) || k === 'config') throw new Error(`config file ${file}: unknown option "${k}"`);
+      if (!known.has(k) || k === 'config') throw invalid(`config file ${file}: unknown option "${k}"`);
       fromFile[k] = Array.isArray(v) ? v.join(',') : String(v);
     }
   }
@@ -104,15 +105,6 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       : config['docker-root'].replace(/\/+$/, '') + '/overlay2/layerkeep-captures';
   }
   return { config, help };
-}
-
-/** "25s", "500ms", "2m", or plain milliseconds. */
-export function parseDuration(v: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
-  if (!m) throw new Error(`invalid duration for ${what}: ${JSON.stringify(v)} (use e.g. 500ms, 25s, 2m)`);
-  const n = Number(m[1]);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 'ms'] ?? 1;
-  return Math.round(n * unit);
 }
 
 export function helpText(): string {

@@ -22,7 +22,8 @@ import { parseKeyScope } from '../runtime/oci-facts.js';
 import type { VerifyOptions } from '../runtime/hook-verify.js';
 import { watchHookSpool } from '../runtime/hook-spool.js';
 import { thawRecorded } from '../sync/freeze.js';
-import { parseDuration, type Config } from './config.js';
+import { type Config } from './config.js';
+import { parseDuration } from '../units.js';
 import { parseBool, readOnlyHandlers, readOnlySocketPath } from './access.js';
 import { createEventBus, type EventBus } from './events.js';
 import { createHandlers, pendingUploads } from './handlers.js';
@@ -30,6 +31,7 @@ import { createKeyLock } from './key-lock.js';
 import { createMetrics, daemonMetrics, serveMetrics } from './metrics.js';
 import { loadApi } from './proto.js';
 import { startLiveSync } from './live-sync.js';
+import { conflict, invalid } from '../errors.js';
 
 export interface Daemon {
   ctx: OpsContext;
@@ -48,15 +50,15 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   // Check what can be checked before anything is opened or bound.
   const imagePolicy = parseImagePolicy(config['image-policy']);
   const failedCapturePolicy = config['failed-capture-policy'];
-  if (failedCapturePolicy !== 'start' && failedCapturePolicy !== 'refuse') throw new Error(`invalid --failed-capture-policy=${failedCapturePolicy}: use start or refuse`);
+  if (failedCapturePolicy !== 'start' && failedCapturePolicy !== 'refuse') throw invalid(`invalid --failed-capture-policy=${failedCapturePolicy}: use start or refuse`);
   const verify: VerifyOptions = { dockerRoot: config['docker-root'], keyScope: parseKeyScope(config['key-scope']) };
   // The API acts as root (it writes into any directory it is told): over TCP only clients that
   // present a certificate signed by the configured CA may reach it (mutual TLS).
-  if (config.listen && (!config['tls-cert'] || !config['tls-key'])) throw new Error('--listen needs --tls-cert and --tls-key (the TCP API is TLS only)');
+  if (config.listen && (!config['tls-cert'] || !config['tls-key'])) throw invalid('--listen needs --tls-cert and --tls-key (the TCP API is TLS only)');
   if (config.listen && !config['tls-client-ca']) {
-    throw new Error('--listen needs --tls-client-ca: the TCP API acts as root and accepts only clients with a certificate signed by that CA (mutual TLS); without it anyone who reaches the port could write into any directory');
+    throw invalid('--listen needs --tls-client-ca: the TCP API acts as root and accepts only clients with a certificate signed by that CA (mutual TLS); without it anyone who reaches the port could write into any directory');
   }
-  if (!['auto', 'on', 'off'].includes(config.docker)) throw new Error(`invalid --docker=${config.docker}: use auto, on or off`);
+  if (!['auto', 'on', 'off'].includes(config.docker)) throw invalid(`invalid --docker=${config.docker}: use auto, on or off`);
   const shutdownMs = parseDuration(config['shutdown-timeout'], 'shutdown-timeout');
   const groupWrites = parseBool(config['socket-group-writes'], 'socket-group-writes');
   const roSocket = readOnlySocketPath(config);
@@ -291,7 +293,7 @@ async function prepareSocketPath(socket: string): Promise<void> {
     c.once('connect', () => { c.destroy(); resolve(true); });
     c.once('error', () => resolve(false));
   });
-  if (live) throw new Error(`another process is serving on ${socket}; is a layerkeep daemon already running?`);
+  if (live) throw conflict(`another process is serving on ${socket}; is a layerkeep daemon already running?`);
   rmSync(socket, { force: true });
 }
 
@@ -304,6 +306,6 @@ function bind(server: grpc.Server, address: string, creds: grpc.ServerCredential
 function resolveGroup(group: string): number {
   if (/^\d+$/.test(group)) return Number(group);
   const line = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.split(':')[0] === group);
-  if (!line) throw new Error(`socket-group ${group} does not exist in /etc/group`);
+  if (!line) throw invalid(`socket-group ${group} does not exist in /etc/group`);
   return Number(line.split(':')[2]);
 }

@@ -25,6 +25,7 @@ import type { SyncRequest__Output } from './generated/layerkeep/v1/SyncRequest.j
 import type { EventBus } from './events.js';
 import type { KeyLock } from './key-lock.js';
 import type { DaemonMetrics } from './metrics.js';
+import { grpcStatusOf } from './status.js';
 
 export interface HandlerDeps {
   ctx: OpsContext;
@@ -44,16 +45,7 @@ export interface HandlerDeps {
   sync?: (req: SyncRequest__Output) => Promise<SyncReply>;
 }
 
-function status(e: unknown): Partial<grpc.StatusObject> {
-  const msg = (e as Error).message ?? String(e);
-  let code: grpc.status = grpc.status.INTERNAL;
-  const explicit = (e as { grpcCode?: grpc.status }).grpcCode;
-  if (explicit !== undefined) code = explicit;
-  else if (/^invalid |must |needs |name a key/.test(msg)) code = grpc.status.INVALID_ARGUMENT;
-  else if (/not found|has no snapshot|no snapshot matches/.test(msg)) code = grpc.status.NOT_FOUND;
-  else if ((e as { code?: string }).code === 'ENOENT') code = grpc.status.NOT_FOUND;
-  return { code, details: msg.split('\n')[0] };
-}
+const status = grpcStatusOf;
 
 /** Adapts an async function to a unary handler. */
 function unary<Req, Res>(deps: HandlerDeps, fn: (req: Req) => Promise<Res>, opts: { work?: boolean } = {}): grpc.handleUnaryCall<Req, Res> {

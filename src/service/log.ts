@@ -1,12 +1,13 @@
 // Structured logs: one JSON object per line on stderr (time, level, msg, fields).
 import type { Logger } from '../ops/types.js';
+import { invalid } from '../errors.js';
 
 const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
 export type LogLevel = keyof typeof LEVELS;
 
 export function parseLogLevel(v: string): LogLevel {
   if (v in LEVELS) return v as LogLevel;
-  throw new Error(`invalid log level ${JSON.stringify(v)}: use debug, info, warn or error`);
+  throw invalid(`invalid log level ${JSON.stringify(v)}: use debug, info, warn or error`);
 }
 
 export function jsonLogger(level: LogLevel = 'info', write: (line: string) => void = (l) => process.stderr.write(l), base: Record<string, unknown> = {}): Logger {

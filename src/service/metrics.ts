@@ -1,6 +1,7 @@
 // Prometheus metrics in the text exposition format
 // (https://prometheus.io/docs/instrumenting/exposition_formats/), served on an opt-in port.
 import { createServer, type Server } from 'node:http';
+import { invalid } from '../errors.js';
 
 type Labels = Record<string, string>;
 const labelText = (l: Labels): string => {
@@ -93,7 +94,7 @@ export type DaemonMetrics = ReturnType<typeof daemonMetrics>;
 
 export function serveMetrics(m: Metrics, hostPort: string): Promise<Server> {
   const idx = hostPort.lastIndexOf(':');
-  if (idx < 0) throw new Error(`invalid metrics-listen ${JSON.stringify(hostPort)}: use host:port`);
+  if (idx < 0) throw invalid(`invalid metrics-listen ${JSON.stringify(hostPort)}: use host:port`);
   const host = hostPort.slice(0, idx).replace(/^\[|\]$/g, '') || '127.0.0.1';
   const port = Number(hostPort.slice(idx + 1));
   const server = createServer((req, res) => {

@@ -14,6 +14,7 @@
 // dropped from the end without the tag failing.
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
+import { invalid, LayerkeepError } from '../errors.js';
 
 const HEADER_MAGIC = 0x184d2a5b;
 const FRAME_MAGIC = 0x184d2a5c;
@@ -38,7 +39,7 @@ export class EncryptionKey {
   readonly id: string;
   readonly #secret: Buffer;
   constructor(secret: Buffer) {
-    if (secret.length !== 32) throw new Error(`an encryption key must be 32 bytes, got ${secret.length}`);
+    if (secret.length !== 32) throw invalid(`an encryption key must be 32 bytes, got ${secret.length}`);
     this.#secret = Buffer.from(secret);
     this.id = keyIdOf(this.#secret);
   }
@@ -69,10 +70,10 @@ export class Keyring {
   [inspect.custom](): string { return `Keyring(${this.keys.map((k) => k.id).join(', ')})`; }
 }
 
-export class EncryptionKeyMissingError extends Error {
+export class EncryptionKeyMissingError extends LayerkeepError {
   override name = 'EncryptionKeyMissingError';
   constructor(readonly keyId: string, what: string) {
-    super(`${what} is encrypted with key ${keyId}, which is not configured: pass that key with --encryption-key-file FILE ` +
+    super('invalid', `${what} is encrypted with key ${keyId}, which is not configured: pass that key with --encryption-key-file FILE ` +
       '(or LAYERKEEP_ENCRYPTION_KEY)');
   }
 }

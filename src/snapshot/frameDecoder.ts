@@ -12,6 +12,7 @@ import type { ObjectStore } from '../store/types.js';
 import { ENCRYPTION_HEADER_SIZE, type FrameOpener, openerFor, parseEncryptionHeader } from './frameCipher.js';
 import { decodeSeekTable, SEEK_FOOTER_SIZE, type SeekTable, seekTableSizeFromFooter } from './seekTable.js';
 import { zstdFrameBound } from './zstdFrame.js';
+import { LayerkeepError, type ErrorDetails } from '../errors.js';
 
 export interface BlobExpectations {
   key: string;
@@ -31,8 +32,9 @@ export interface DecodeOptions {
   onCompressed?: (bytes: number) => void;
 }
 
-export class BlobVerificationError extends Error {
+export class BlobVerificationError extends LayerkeepError {
   override name = 'BlobVerificationError';
+  constructor(message: string, details?: ErrorDetails) { super('corrupt', message, details); }
 }
 
 export async function readRange(store: ObjectStore, key: string, start: number, end: number): Promise<Buffer> {

@@ -6,9 +6,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { osPath } from './fsName.js';
+import { LayerkeepError, type ErrorDetails } from '../errors.js';
 
-export class UnsafePathError extends Error {
+export class UnsafePathError extends LayerkeepError {
   override name = 'UnsafePathError';
+  constructor(message: string, details?: ErrorDetails) { super('corrupt', message, details); }
 }
 
 /** Splits a layer path into components, refusing anything that could leave the root. */

@@ -18,6 +18,7 @@
 import { isUtf8 } from 'node:buffer';
 import { type EntryType, type LayerEntry, MAX_LAYER_PATH_BYTES } from './entry.js';
 import { nameFromBytes } from './fsName.js';
+import { corrupt, type ErrorDetails, LayerkeepError } from '../errors.js';
 
 export interface TarLimits {
   /** Largest PAX or GNU long-name header body buffered in memory (default 1 MiB). */
@@ -40,8 +41,9 @@ export interface TarItem {
   body: AsyncIterable<Buffer>;
 }
 
-export class TarFormatError extends Error {
+export class TarFormatError extends LayerkeepError {
   override name = 'TarFormatError';
+  constructor(message: string, details?: ErrorDetails) { super('corrupt', message, details); }
 }
 
 const BLOCK = 512;
@@ -292,14 +294,14 @@ function paxText(value: Buffer, key: string): string {
 
 function paxInteger(value: Buffer, key: string, max: bigint): number {
   const t = paxText(value, key);
-  if (!/^[0-9]{1,20}$/.test(t)) throw new Error(`PAX ${key} ${JSON.stringify(t)} is not a decimal number`);
+  if (!/^[0-9]{1,20}$/.test(t)) throw corrupt(`PAX ${key} ${JSON.stringify(t)} is not a decimal number`);
   return toSafeInt(BigInt(t), `PAX ${key}`, max);
 }
 
 /** "<seconds>[.<fraction>]" with an optional '-', to exact nanoseconds (extra digits truncate). */
 export function parsePaxTime(text: string): bigint {
   const m = /^(-?)([0-9]{1,20})(?:\.([0-9]{0,30}))?$/.exec(text);
-  if (!m) throw new Error(`PAX time ${JSON.stringify(text)} is not a decimal number`);
+  if (!m) throw corrupt(`PAX time ${JSON.stringify(text)} is not a decimal number`);
   const frac = (m[3] ?? '').slice(0, 9).padEnd(9, '0');
   const ns = BigInt(m[2]) * 1_000_000_000n + BigInt(frac);
   return m[1] === '-' ? -ns : ns;

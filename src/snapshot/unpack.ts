@@ -17,6 +17,7 @@ import { removeTree } from './removeTree.js';
 import { classifyWhiteout, type WhiteoutContext, type WhiteoutConverter } from './whiteout.js';
 import { lsetxattr, lutimesNs, mknod } from '../native/index.js';
 import { BATCH_FILE_MAX, BatchWriteError, createBatchWriter } from './batchWriter.js';
+import { corrupt, type ErrorDetails, LayerkeepError } from '../errors.js';
 
 export interface UnpackOptions {
   whiteouts: WhiteoutConverter;
@@ -42,8 +43,9 @@ export interface UnpackResult {
   bytes: number;
 }
 
-export class UnpackError extends Error {
+export class UnpackError extends LayerkeepError {
   override name = 'UnpackError';
+  constructor(message: string, details?: ErrorDetails) { super('corrupt', message, details); }
 }
 
 /** Overlayfs keeps its own state in these; a layer must never set them (only the whiteout
@@ -134,7 +136,7 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
     const e = item.entry;
     if (e.path === '.') {
       // The archive's root directory ("./"): its metadata is the root's.
-      if (e.type !== 'dir') throw new Error(`the layer root must be a directory, not a ${e.type}`);
+      if (e.type !== 'dir') throw corrupt(`the layer root must be a directory, not a ${e.type}`);
       claim('.', e);
       applyMetadata(root, e, false);
       return true;
@@ -147,7 +149,7 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
       warn(`layer entry ${JSON.stringify(e.path)}: AUFS meta entry ignored`);
       return false;
     }
-    if (parentComps.some((c) => c.startsWith(WHITEOUT_PREFIX))) throw new Error('a whiteout name cannot be a directory');
+    if (parentComps.some((c) => c.startsWith(WHITEOUT_PREFIX))) throw corrupt('a whiteout name cannot be a directory');
 
     if (marker !== null) {
       await batches?.flush(); // converters look at and change the tree
@@ -259,8 +261,8 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
       throw new Error(`hard link target ${JSON.stringify(target)} refused: ${(err as Error).message}`);
     }
     const st = abs === null ? null : lstatOrNull(abs);
-    if (abs === null || st === null) throw new Error(`hard link target ${JSON.stringify(target)} does not exist`);
-    if (!st.isFile()) throw new Error(`hard link target ${JSON.stringify(target)} is not a regular file`);
+    if (abs === null || st === null) throw corrupt(`hard link target ${JSON.stringify(target)} does not exist`);
+    if (!st.isFile()) throw corrupt(`hard link target ${JSON.stringify(target)} is not a regular file`);
     return abs;
   };
 

@@ -9,6 +9,7 @@ import { MAX_LAYER_PATH_BYTES, OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from './entry.
 import { DirChain, isShortPath, LongPaths } from './dirChain.js';
 import { nameFromBytes, osPath, showName } from './fsName.js';
 import { checkSupportedOverlayXattrs, isOpaqueDir, isWhiteoutDevice, layerXattrs } from './overlayUpper.js';
+import { refused } from '../errors.js';
 
 export interface WalkedEntry extends LayerEntry {
   /** Absolute path of the source (for files, where content is read from). */
@@ -76,7 +77,7 @@ export function walkUpperDir(root: string, opts: WalkOptions = {}): WalkResult {
         continue;
       }
       if (c.name.startsWith(WHITEOUT_PREFIX)) {
-        throw new Error(`${showName(rel)}: file names starting with "${WHITEOUT_PREFIX}" mean deletions in an OCI layer and cannot be stored`);
+        throw refused(`${showName(rel)}: file names starting with "${WHITEOUT_PREFIX}" mean deletions in an OCI layer and cannot be stored`);
       }
       switch (type) {
         case T.dir:

@@ -6,6 +6,7 @@
 // ~100 ms to insert) into ~470 KB (the rows: ~2.6 MB), and unpack with one JSON.parse.
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { IndexRow } from '../snapshot/metaIndex.js';
+import { corrupt, refused } from '../errors.js';
 
 /** A metadata index row with the link target / device number (migration 2). */
 export type LinkedIndexRow = IndexRow & { link: string | null };
@@ -34,13 +35,13 @@ export function packBaseline(rows: LinkedIndexRow[]): Buffer {
 export function unpackBaseline(format: number, body: Buffer | string): LinkedIndexRow[] {
   if (format === 0) return JSON.parse(typeof body === 'string' ? body : body.toString('utf8')) as LinkedIndexRow[];
   if (format === 1) return JSON.parse(inflateRawSync(body as Buffer).toString('utf8')) as LinkedIndexRow[];
-  if (format !== 2) throw new Error(`baseline format ${format} is newer than this layerkeep: upgrade it, or snapshot with --force`);
+  if (format !== 2) throw refused(`baseline format ${format} is newer than this layerkeep: upgrade it, or snapshot with --force`);
   const b = body as Buffer;
   const rows: LinkedIndexRow[] = [];
   for (let at = 0; at < b.length; ) {
-    if (at + 4 > b.length) throw new Error('baseline is truncated');
+    if (at + 4 > b.length) throw corrupt('baseline is truncated');
     const len = b.readUInt32BE(at);
-    if (at + 4 + len > b.length) throw new Error('baseline is truncated');
+    if (at + 4 + len > b.length) throw corrupt('baseline is truncated');
     for (const r of JSON.parse(inflateRawSync(b.subarray(at + 4, at + 4 + len)).toString('utf8')) as LinkedIndexRow[]) rows.push(r);
     at += 4 + len;
   }

@@ -5,12 +5,25 @@ import Database from 'better-sqlite3';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS } from './migrations.js';
+import { kindOf, LayerkeepError } from '../errors.js';
 
 export type StateDb = Database.Database;
 
 export const DEFAULT_STATE_DIR = '/var/lib/layerkeep/state';
 
 export function openState(stateDir: string): StateDb {
+  try {
+    return openStateIn(stateDir);
+  } catch (e) {
+    // sqlite and fs errors alone do not say which state dir; the user needs to know
+    if (e instanceof LayerkeepError) throw e;
+    const msg = (e as Error).message;
+    throw new LayerkeepError(kindOf(e) === 'internal' ? 'unavailable' : kindOf(e), `cannot open the state dir ${stateDir}: ${msg}`,
+      { object: stateDir, cause: e, hint: 'check that it exists and is writable by this user, or pass --state-dir DIR' });
+  }
+}
+
+function openStateIn(stateDir: string): StateDb {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
   const file = join(stateDir, 'state.db');
   if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));

@@ -13,6 +13,7 @@ import { fsyncDir } from '../native/index.js';
 import { readAt } from './fileBytes.js';
 import { blobKey } from './layout.js';
 import { type BlobWriter, type ObjectInfo, type ObjectStore, type PutCondition, PreconditionFailedError } from './types.js';
+import { invalid } from '../errors.js';
 
 const LOCK_STALE_MS = 30_000;
 const WRITE_BEHIND = 32 << 20;
@@ -21,7 +22,7 @@ export function openFsStore(root: string): ObjectStore {
   mkdirPrivate(join(root, 'tmp'));
   removeDeadTemps(join(root, 'tmp'));
   const pathOf = (key: string): string => {
-    if (key.split('/').some((c) => c === '' || c === '.' || c === '..')) throw new Error(`invalid object key ${JSON.stringify(key)}`);
+    if (key.split('/').some((c) => c === '' || c === '.' || c === '..')) throw invalid(`invalid object key ${JSON.stringify(key)}`);
     return join(root, ...key.split('/'));
   };
   const tmpPath = (): string => join(root, 'tmp', `${process.pid}-${randomBytes(8).toString('hex')}`);

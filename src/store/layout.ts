@@ -5,6 +5,7 @@
 //   refs/<key>                  the key's current snapshot and short history (Ref)
 
 export const LAYER_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar+zstd';
+import { invalid } from '../errors.js';
 export const MANIFEST_MEDIA_TYPE = 'application/vnd.layerkeep.snapshot.manifest.v1+json';
 export const REF_MEDIA_TYPE = 'application/vnd.layerkeep.ref.v1+json';
 
@@ -14,7 +15,7 @@ const HEX_RE = /^[0-9a-f]{64}$/;
 /** Keys name refs/<key> objects and DB rows: a conservative character set, no '/'. */
 export function validateKey(key: string): string {
   if (!KEY_RE.test(key) || key.endsWith('.lock')) {
-    throw new Error(`invalid key ${JSON.stringify(key)}: use 1-128 of [A-Za-z0-9_.-], starting with a letter or digit, not ending in .lock`);
+    throw invalid(`invalid key ${JSON.stringify(key)}: use 1-128 of [A-Za-z0-9_.-], starting with a letter or digit, not ending in .lock`);
   }
   return key;
 }
@@ -22,7 +23,7 @@ export function validateKey(key: string): string {
 /** "sha256:<hex>" -> "<hex>", validating the form. */
 export function digestHex(digest: string): string {
   const hex = digest.startsWith('sha256:') ? digest.slice(7) : digest;
-  if (!HEX_RE.test(hex)) throw new Error(`invalid digest ${JSON.stringify(digest)}: expected sha256:<64 hex digits>`);
+  if (!HEX_RE.test(hex)) throw invalid(`invalid digest ${JSON.stringify(digest)}: expected sha256:<64 hex digits>`);
   return hex;
 }
 

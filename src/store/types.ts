@@ -1,6 +1,7 @@
 // The object-store contract every backend (local directory, S3) implements. Keys are
 // '/'-separated relative names following store/layout.ts; values are opaque bytes.
 import type { Readable } from 'node:stream';
+import { LayerkeepError } from '../errors.js';
 
 export interface ObjectInfo {
   key: string;
@@ -14,9 +15,9 @@ export interface ObjectInfo {
 export type PutCondition = { ifNoneMatch: '*' } | { ifMatch: string };
 
 /** Raised when a conditional write loses (the object exists, or changed since it was read). */
-export class PreconditionFailedError extends Error {
-  constructor(readonly key: string, message?: string) {
-    super(message ?? `conditional write of ${key} lost: it was changed by someone else`);
+export class PreconditionFailedError extends LayerkeepError {
+  constructor(readonly key: string, message?: string, hint?: string) {
+    super('conflict', message ?? `conditional write of ${key} lost: it was changed by someone else`, { object: key, hint });
     this.name = 'PreconditionFailedError';
   }
 }

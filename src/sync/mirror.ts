@@ -18,6 +18,7 @@ import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { llistxattr, lremovexattr, lsetxattr, lutimesNs, mknod, scanDir, type ScanEntry, xattrsOf } from '../native/index.js';
 import { FreezeTimeout } from './freeze.js';
+import { removeTree } from '../snapshot/removeTree.js'; // no recursion: a container's tree may be very deep
 
 /** Path (relative, '' for the root) -> lstat signature. */
 export type Sigs = Map<string, string>;
@@ -92,7 +93,7 @@ export async function updateMirror(upper: string, mirror: string, tmpDir: string
   // Deletions first, deepest first (a removed subtree goes with its top).
   const gone = [...prev.keys()].filter((k) => k !== '' && !sigs.has(k)).sort((a, b) => b.length - a.length);
   for (const rel of gone) {
-    rmSync(join(mirror, rel), { recursive: true, force: true });
+    removeTree(join(mirror, rel));
     retime.add(parentOf(rel));
   }
 
@@ -118,7 +119,7 @@ export async function updateMirror(upper: string, mirror: string, tmpDir: string
     const dst = join(mirror, rel);
     try {
       const cur = lstatSync(dst, { throwIfNoEntry: false });
-      if (cur && !cur.isDirectory()) rmSync(dst, { recursive: true, force: true });
+      if (cur && !cur.isDirectory()) removeTree(dst);
       if (!cur || !cur.isDirectory()) mkdirSync(dst);
       lchownSync(dst, e.uid, e.gid);
       chmodSync(dst, e.mode & 0o7777);
@@ -149,7 +150,7 @@ export async function updateMirror(upper: string, mirror: string, tmpDir: string
       if (type !== T.link) chmodSync(tmp, e.mode & 0o7777);
       for (const [k, v] of xattrs[i] ?? []) lsetxattr(tmp, k, v);
       lutimesNs(tmp, e.mtimeNs, e.mtimeNs);
-      if (lstatSync(dst, { throwIfNoEntry: false })?.isDirectory()) rmSync(dst, { recursive: true, force: true });
+      if (lstatSync(dst, { throwIfNoEntry: false })?.isDirectory()) removeTree(dst);
       renameSync(tmp, dst);
       copied++;
     } catch (err) {

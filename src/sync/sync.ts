@@ -11,13 +11,16 @@
 // One sync per key in flight. A sync asked for while one runs waits for it and then captures
 // what changed meanwhile; every further request during that wait joins the same follow-up, so
 // nothing queues up without bound.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { snapshot } from '../ops/snapshot.js';
 import type { OpsContext } from '../ops/types.js';
 import { validateKey } from '../store/layout.js';
 import { type Cgroup, withFrozen } from './freeze.js';
 import { sameSigs, scanTree, signatures, type Sigs, updateMirror } from './mirror.js';
+import { parseDuration } from '../units.js';
+import { invalid } from '../errors.js';
+import { removeTree } from '../snapshot/removeTree.js'; // no recursion: a container's tree may be very deep
 
 export interface SyncTarget {
   key: string;
@@ -92,7 +95,7 @@ export function createSyncer(o: SyncerOptions): Syncer {
   const keys = new Map<string, KeyState>();
   // Mirrors an earlier run left are not trusted (rebuilt on first use): remove them now rather
   // than keep copies of containers that may be gone.
-  if (existsSync(o.dir)) for (const name of readdirSync(o.dir)) if (name.startsWith('k-')) rmSync(join(o.dir, name), { recursive: true, force: true });
+  if (existsSync(o.dir)) for (const name of readdirSync(o.dir)) if (name.startsWith('k-')) removeTree(join(o.dir, name));
   const stateOf = (key: string): KeyState => {
     let s = keys.get(key);
     if (!s) keys.set(key, (s = { mirrorSigs: null, syncedSigs: null, running: null, followUp: null }));
@@ -109,7 +112,7 @@ export function createSyncer(o: SyncerOptions): Syncer {
     if (s.syncedSigs && sameSigs(signatures(t.upperDir, scanTree(t.upperDir), BigInt(Date.now()) * 1_000_000n), s.syncedSigs)) return null;
     if (!s.mirrorSigs) {
       // A mirror this process did not write (an earlier run) cannot be trusted entry by entry.
-      rmSync(keyDir(t.key), { recursive: true, force: true });
+      removeTree(keyDir(t.key));
       mkdirSync(keyDir(t.key), { recursive: true, mode: 0o700 });
       s.mirrorSigs = new Map();
     }
@@ -221,17 +224,15 @@ export function createSyncer(o: SyncerOptions): Syncer {
       await this.idle(key);
       if (keys.get(key)?.running) return; // a new container of the key started syncing meanwhile
       keys.delete(key);
-      rmSync(keyDir(key), { recursive: true, force: true });
+      removeTree(keyDir(key));
     },
   };
 }
 
-/** "30s", "2m", "500ms", "0" (off). */
+/** "30s", "2m", "500ms", "0" (off): the one duration syntax (units.ts), at least 1s when on. */
 export function parseSyncInterval(v: string, what: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v.trim());
-  if (!m) throw new Error(`invalid sync interval for ${what}: ${JSON.stringify(v.slice(0, 40))} (use e.g. 30s, 2m, or 0 for off)`);
-  const ms = Math.round(Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1000));
-  if (ms !== 0 && ms < 1000) throw new Error(`sync interval for ${what} must be 0 (off) or at least 1s`);
+  const ms = parseDuration(v, `sync interval for ${what.slice(0, 80)}`);
+  if (ms !== 0 && ms < 1000) throw invalid(`sync interval for ${what} must be 0 (off) or at least 1s`);
   return ms;
 }
 

@@ -10,11 +10,12 @@ import { clippedRange, multipartEtag, partCount } from './partLayout.js';
 import { removeOwnerFile } from './owner.js';
 import { md5Of, readRange, sizeOf } from './staging.js';
 import type { MultipartTarget, ServerPart } from './target.js';
+import { LayerkeepError } from '../errors.js';
 
 /** The upload cannot be finished any more (nothing to re-send from); the reason says why. */
-export class UploadFailedError extends Error {
+export class UploadFailedError extends LayerkeepError {
   constructor(message: string) {
-    super(message);
+    super('unavailable', message);
     this.name = 'UploadFailedError';
   }
 }

@@ -24,6 +24,7 @@ import { finalizeUpload, isFinishedRow, UploadFailedError } from './finalize.js'
 import { isOwnedElsewhere, release, removeOwnerFile, tryClaim } from './owner.js';
 import { clippedRange, MAX_PARTS, partRange } from './partLayout.js';
 import type { MultipartTarget, PartSource } from './target.js';
+import { conflict } from '../errors.js';
 
 export async function createMultipartWriter(t: MultipartTarget, db: StateDb): Promise<BlobWriter> {
   await mkdir(t.stagingDir, { recursive: true, mode: 0o700 });
@@ -35,7 +36,7 @@ export async function createMultipartWriter(t: MultipartTarget, db: StateDb): Pr
   const claimed = tryClaim(db, stagingPath, () => {
     rowId = insertUpload(db, { store: t.name, objectKey: `uploads/${id}`, partSize: t.partSize, stagingPath });
   });
-  if (!claimed) throw new Error(`staging file ${stagingPath} is already in use`);
+  if (!claimed) throw conflict(`staging file ${stagingPath} is already in use`);
   let fh: FileHandle;
   try {
     fh = await open(stagingPath, 'wx', 0o600);

@@ -107,6 +107,28 @@ describe('gRPC API', () => {
     await assert.rejects(unary(client, client.Snapshot as never, { key: 'bad/key', dir: base }), (e: grpc.ServiceError) => e.code === 3 && /invalid key/.test(e.details));
   });
 
+  it('answers a lost ref race with ABORTED and the hint, not INTERNAL', async () => {
+    const src = join(base, 'race-src');
+    mkdirSync(src, { recursive: true });
+    writeFileSync(join(src, 'f'), 'one\n');
+    await unary(client, client.Snapshot as never, { key: 'race', dir: src });
+    // another host (its own state dir, same store) advances the key
+    const other = join(base, 'race-other');
+    mkdirSync(other, { recursive: true });
+    writeFileSync(join(other, 'g'), 'two\n');
+    const r = spawnSync(process.execPath, [MAIN, 'snapshot', '--store', `file://${join(base, 'store')}`, '--state-dir', join(base, 'state-other'),
+      '--key', 'race', '--take-over', other], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    writeFileSync(join(src, 'f'), 'changed\n');
+    await assert.rejects(unary(client, client.Snapshot as never, { key: 'race', dir: src }), (e: grpc.ServiceError) => {
+      assert.equal(e.code, 10, `${e.code} ${e.details}`); // ABORTED
+      assert.match(e.details, /key race was updated elsewhere/);
+      assert.deepEqual(e.metadata.get('layerkeep-kind'), ['conflict']);
+      assert.match(String(e.metadata.get('layerkeep-hint')[0]), /layerkeep ls --key race/);
+      return true;
+    });
+  });
+
   it('reports pending uploads (none after a finished snapshot) and exposes Prometheus metrics', async () => {
     const p = await unary<object, { uploads: unknown[] }>(client, client.PendingUploads as never, {});
     assert.deepEqual(p.uploads, []);

@@ -16,7 +16,7 @@ describe('live sync interval', () => {
     assert.equal(parseSyncInterval('0', 'x'), 0);
   });
   it('refuses garbage and intervals under a second', () => {
-    for (const v of ['', 'soon', '-5s', '1e3', '10 s', '500ms', '0.5s', '30s; rm -rf /']) assert.throws(() => parseSyncInterval(v, 'x'), /sync interval/);
+    for (const v of ['', 'soon', '-5s', '1e3', '500ms', '0.5s', '30s; rm -rf /']) assert.throws(() => parseSyncInterval(v, 'x'), /sync interval/);
   });
   it('a label wins over the default; a bad label means off, never the default', () => {
     const warnings: string[] = [];
