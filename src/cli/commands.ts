@@ -8,7 +8,9 @@ import { restore } from '../ops/restore.js';
 import { snapshot } from '../ops/snapshot.js';
 import { clearFailedCaptures, status } from '../ops/status.js';
 import { exportSnapshot, importLayer } from '../ops/transfer.js';
+import type { StoreMode } from '../ops/context.js';
 import type { OpsContext } from '../ops/types.js';
+import { LIFECYCLE_COMMANDS } from './lifecycle.js';
 import { formatBytes, short } from './output.js';
 
 export interface CommandResult {
@@ -27,6 +29,8 @@ export interface CommandSpec {
   positionals: number;
   options: NonNullable<ParseArgsConfig['options']>;
   run(ctx: OpsContext, v: Values, args: string[]): Promise<CommandResult>;
+  /** How the store must exist (ops/context.ts); default: write for writing commands, else read. */
+  storeMode?: StoreMode;
 }
 
 const str = (v: Values, k: string): string | undefined => v[k] as string | undefined;
@@ -54,6 +58,7 @@ function int(v: Values, k: string): number | undefined {
 }
 
 export const COMMANDS: Record<string, CommandSpec> = {
+  ...LIFECYCLE_COMMANDS,
   snapshot: {
     usage: 'snapshot --key KEY [--force] [--take-over] [--keep N] [--max-diffs N] [--max-delta-share PCT] [--ignore-ctime] [--allow-devices] DIR',
     summary: 'snapshot an overlay upper dir into the store',

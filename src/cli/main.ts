@@ -115,6 +115,7 @@ async function main(argv: string[]): Promise<number> {
     progress,
     storeFlags,
     encryptionKeyFiles: keyFiles,
+    storeMode: cmd.storeMode ?? (cmd.writes ? 'write' : 'read'),
   });
   try {
     if (cmd.writes) await resumeUploads(ctx);
@@ -135,13 +136,14 @@ function hintFor(err: Error): string | undefined {
   if (code === 'ENOSPC') return 'the disk is full; nothing was changed — free space and run the command again';
   if (err.name === 'RefConflictError') return 'another host advanced this key; see `layerkeep ls --key KEY`';
   if (err.message.includes('native addon not built')) return 'run `make build` first';
+  if (typeof (err as { hint?: unknown }).hint === 'string') return (err as unknown as { hint: string }).hint;
   return undefined;
 }
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err: Error) => {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || (err as { usage?: boolean }).usage) {
       process.stderr.write(`layerkeep: ${err.message}\n`);
       process.exitCode = 2;
       return;
