@@ -1,7 +1,32 @@
-// Commands that create a store and manage what it keeps: init (the store marker).
-import { readMarker, writeMarker } from '../store/marker.js';
+// Commands that create a store and manage what it keeps: init (the store marker), forget
+// (snapshots out of a key's history) and rm (a key). gc reclaims the bytes afterwards.
+import { forget, removeKey, type ForgetResult } from '../ops/forget.js';
 import { TOOL } from '../ops/snapshot.js';
+import { readMarker, writeMarker } from '../store/marker.js';
 import type { CommandSpec } from './commands.js';
+import { short } from './output.js';
+
+type Values = Record<string, string | boolean | undefined>;
+
+function required(v: Values, k: string): string {
+  const s = v[k];
+  if (typeof s !== 'string' || !s) throw new Error(`--${k} is required`);
+  return s;
+}
+
+/** "90s", "15m", "24h", "7d", "2w" -> milliseconds. */
+function durationMs(s: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|d|w)$/.exec(s);
+  if (!m) throw new Error(`--${flag} must be a duration like 90s, 15m, 24h, 7d or 2w`);
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as 's' | 'm' | 'h' | 'd' | 'w'];
+}
+
+function report(r: ForgetResult, verb: string): string {
+  const lines = r.forgotten.map((d) => `${verb} ${short(d)}`);
+  lines.push(r.forgotten.length === 0 ? `${r.key}: nothing to forget (${r.kept.length} snapshot(s) kept)`
+    : `${r.key}: ${verb} ${r.forgotten.length} snapshot(s)${r.keyRemoved ? ', the key is gone' : `, kept ${r.kept.length}`}; \`layerkeep gc\` reclaims their bytes`);
+  return lines.join('\n');
+}
 
 export const LIFECYCLE_COMMANDS: Record<string, CommandSpec> = {
   init: {
@@ -16,6 +41,35 @@ export const LIFECYCLE_COMMANDS: Record<string, CommandSpec> = {
         json: { store: ctx.store.description, ...marker },
         text: `layerkeep store at ${ctx.store.description} (format ${marker.formatVersion}, created ${marker.created} by ${marker.by})`,
       };
+    },
+  },
+  forget: {
+    usage: 'forget --key KEY (--snapshot DIGEST | --keep-last N | --keep-within DURATION)',
+    summary: 'drop snapshots from a key\'s history (the current one stays unless it is the last); gc reclaims the bytes',
+    writes: true,
+    positionals: 0,
+    options: { key: { type: 'string' }, snapshot: { type: 'string' }, 'keep-last': { type: 'string' }, 'keep-within': { type: 'string' } },
+    async run(ctx, v) {
+      const last = v['keep-last'];
+      if (last !== undefined && !/^[1-9]\d*$/.test(String(last))) throw new Error('--keep-last must be a positive whole number');
+      const within = v['keep-within'];
+      const r = await forget(ctx, {
+        key: required(v, 'key'), snapshot: v.snapshot as string | undefined,
+        keepLast: last === undefined ? undefined : Number(last),
+        keepWithinMs: within === undefined ? undefined : durationMs(String(within), 'keep-within'),
+      });
+      return { json: { ...r }, text: report(r, 'forgot') };
+    },
+  },
+  rm: {
+    usage: 'rm --key KEY',
+    summary: 'remove a key (its ref and this host\'s record of it); gc reclaims its snapshots',
+    writes: true,
+    positionals: 0,
+    options: { key: { type: 'string' } },
+    async run(ctx, v) {
+      const r = await removeKey(ctx, required(v, 'key'));
+      return { json: { ...r }, text: report(r, 'removed') };
     },
   },
 };

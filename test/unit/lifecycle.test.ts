@@ -1,5 +1,5 @@
 // What a store keeps: `gc --keep N` cuts the refs' histories (the truth `ls` and restore read),
-// so nothing gc deleted is listed afterwards.
+// so nothing gc deleted is listed afterwards; forget and rm rewrite refs, gc reclaims the bytes.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -45,5 +45,54 @@ describe('gc and ls agree', { timeout: 120_000 }, () => {
     assert.ok(existsSync(join(base, 'r', 'f2')));
     // a dry run after that deletes nothing more
     assert.deepEqual(JSON.parse(lk(['gc', ...common, '--keep', '1', '--grace', '0', '--json']).stdout).deleted.manifests, []);
+  });
+
+  it('forget --snapshot / --keep-last / --keep-within and rm --key change the ref; gc then reclaims', () => {
+    const base = tempDir();
+    const common = ['--store', join(base, 'store'), '--state-dir', join(base, 'state')];
+    assert.equal(lk(['init', ...common]).code, 0);
+    const upper = join(base, 'upper');
+    mkdirSync(upper);
+    const digests: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      writeFileSync(join(upper, `f${i}`), `v${i}\n`);
+      const r = lk(['snapshot', ...common, '--key', 'app', '--max-diffs', '0', '--keep', '10', '--json', upper]);
+      assert.equal(r.code, 0, r.stderr);
+      digests.push(JSON.parse(r.stdout).manifestDigest);
+    }
+    const listed = (): string[] => (JSON.parse(lk(['ls', ...common, '--key', 'app', '--json']).stdout).snapshots as { digest: string }[]).map((s) => s.digest).sort();
+
+    const usage = lk(['forget', ...common, '--key', 'app', '--json']);
+    assert.equal(usage.code, 1);
+    assert.match(usage.stderr, /exactly one of --snapshot, --keep-last, --keep-within/);
+    const cur = lk(['forget', ...common, '--key', 'app', '--snapshot', digests[3]!]);
+    assert.equal(cur.code, 1);
+    assert.match(cur.stderr, /is the current snapshot of key app/);
+
+    const one = JSON.parse(lk(['forget', ...common, '--key', 'app', '--snapshot', digests[0]!.slice(7, 19), '--json']).stdout);
+    assert.deepEqual(one.forgotten, [digests[0]]);
+    assert.deepEqual(listed(), digests.slice(1).sort());
+    const last = JSON.parse(lk(['forget', ...common, '--key', 'app', '--keep-last', '2', '--json']).stdout);
+    assert.deepEqual(last.forgotten, [digests[1]]);
+    assert.deepEqual(listed(), digests.slice(2).sort());
+    // everything is younger than a week: nothing goes; with 0s only the current one stays
+    assert.deepEqual(JSON.parse(lk(['forget', ...common, '--key', 'app', '--keep-within', '7d', '--json']).stdout).forgotten, []);
+    assert.deepEqual(JSON.parse(lk(['forget', ...common, '--key', 'app', '--keep-within', '0s', '--json']).stdout).forgotten, [digests[2]]);
+    assert.deepEqual(listed(), [digests[3]]);
+    const g = JSON.parse(lk(['gc', ...common, '--grace', '0', '--json']).stdout);
+    assert.equal(g.deleted.manifests.length, 3);
+    assert.ok(existsSync(join(base, 'store', 'manifests', `${digests[3]!.slice(7)}.json`)));
+
+    const rm = lk(['rm', ...common, '--key', 'app', '--json']);
+    assert.equal(rm.code, 0, rm.stderr);
+    assert.equal(JSON.parse(rm.stdout).keyRemoved, true);
+    assert.deepEqual(JSON.parse(lk(['ls', ...common, '--json']).stdout).snapshots, []);
+    assert.equal(lk(['restore', ...common, '--key', 'app', join(base, 'gone')]).code, 1);
+    assert.equal(JSON.parse(lk(['gc', ...common, '--grace', '0', '--json']).stdout).deleted.manifests.length, 1);
+    assert.equal(lk(['rm', ...common, '--key', 'app']).code, 1, 'removing a key that is gone fails');
+    // the key starts afresh: the next snapshot is a full one, not a diff against a removed baseline
+    const again = JSON.parse(lk(['snapshot', ...common, '--key', 'app', '--json', upper]).stdout);
+    assert.equal(again.changed, true);
+    assert.equal(again.kind, 'full');
   });
 });
