@@ -101,7 +101,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       if (!v.key && !v.snapshot) throw new Error('--key or --snapshot is required');
       const r = await restore(ctx, {
         key: str(v, 'key')!, snapshot: str(v, 'snapshot'), dir: dir!, force: !!v.force, mode,
-        allowDevices: !!v['allow-devices'],
+        allowDevices: !!v['allow-devices'], baseline: 'auto',
       });
       return { json: { ...r }, text: `${r.key}: restored ${short(r.manifestDigest)} into ${dir} (${r.files} entries, ${formatBytes(r.bytes)})` };
     },

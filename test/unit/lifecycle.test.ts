@@ -95,4 +95,24 @@ describe('gc and ls agree', { timeout: 120_000 }, () => {
     assert.equal(again.changed, true);
     assert.equal(again.kind, 'full');
   });
+
+  it('a restore into a scratch dir leaves the key\'s baseline alone: the live upper dir is still unchanged', () => {
+    const base = tempDir();
+    const common = ['--store', join(base, 'store'), '--state-dir', join(base, 'state')];
+    assert.equal(lk(['init', ...common]).code, 0);
+    const upper = join(base, 'upper');
+    mkdirSync(upper);
+    for (let i = 0; i < 20; i++) writeFileSync(join(upper, `f${i}`), `content ${i}\n`.repeat(1000));
+    const first = JSON.parse(lk(['snapshot', ...common, '--key', 'app', '--json', upper]).stdout);
+    assert.equal(first.changed, true);
+    const r = lk(['restore', ...common, '--key', 'app', join(base, 'scratch')]);
+    assert.equal(r.code, 0, r.stderr);
+    const again = lk(['snapshot', ...common, '--key', 'app', '--json', upper]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).changed, false, 'the live upper dir is unchanged since its snapshot');
+    // a second host (no baseline yet) still continues from what it restored
+    const host2 = ['--store', join(base, 'store'), '--state-dir', join(base, 'state2')];
+    assert.equal(lk(['restore', ...host2, '--key', 'app', join(base, 'up2')]).code, 0);
+    assert.equal(JSON.parse(lk(['snapshot', ...host2, '--key', 'app', '--json', join(base, 'up2')]).stdout).changed, false);
+  });
 });
