@@ -64,6 +64,7 @@ export async function gc(ctx: OpsContext, opts: GcOptions = {}): Promise<GcRepor
     const got = await store.getSmall(o.key);
     if (!got) continue; // deleted while we listed
     const ref = parseJson<Ref>(got.body);
+    if (ref === null) throw new Error(`gc stopped before deleting anything: ${o.key} in ${store.description} is not valid JSON`);
     if (!ref || typeof ref.current !== 'string' || !Array.isArray(ref.history)) {
       throw new Error(`gc stopped before deleting anything: ${o.key} in ${store.description} is not a layerkeep ref`);
     }
