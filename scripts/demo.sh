@@ -24,6 +24,8 @@ setfattr -n user.owner -v demo "$m/etc/state"; chown 1000:1000 "$m/etc/state"; c
 ln "$m/etc/state" "$m/etc/state.link"; mkfifo "$m/var/pipe"
 umount "$m"
 
+echo "== create the store (once; a no-op when it exists)"
+"${LK[@]}" init
 echo "== snapshot the upper dir (embedded local store)"
 "${LK[@]}" snapshot --key demo "$work/a/upper"
 echo "== restore on a second host (empty state dir) into a fresh upper dir"

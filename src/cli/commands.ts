@@ -8,9 +8,11 @@ import { restore } from '../ops/restore.js';
 import { snapshot } from '../ops/snapshot.js';
 import { clearFailedCaptures, status } from '../ops/status.js';
 import { exportSnapshot, importLayer } from '../ops/transfer.js';
+import type { StoreMode } from '../ops/context.js';
 import type { OpsContext } from '../ops/types.js';
 import { UsageError, unavailable } from '../errors.js';
 import { parseDuration } from '../units.js';
+import { LIFECYCLE_COMMANDS } from './lifecycle.js';
 import { formatBytes, short } from './output.js';
 import { join } from 'node:path';
 import { DEFAULT_STATE_DIR } from '../state/db.js';
@@ -46,6 +48,8 @@ export interface CommandSpec {
   positionals: number;
   options: Record<string, OptionSpec>;
   run(ctx: OpsContext, v: Values, args: string[]): Promise<CommandResult>;
+  /** How the store must exist (ops/context.ts); default: write for writing commands, else read. */
+  storeMode?: StoreMode;
 }
 
 /** Options every store command takes. */
@@ -112,6 +116,7 @@ const SNAPSHOT: OptionSpec = { type: 'string', arg: 'DIGEST', help: 'a snapshot 
 const ALLOW_DEVICES: OptionSpec = { type: 'boolean', help: 'keep device nodes (left out with a warning otherwise)' };
 
 export const COMMANDS: Record<string, CommandSpec> = {
+  ...LIFECYCLE_COMMANDS,
   snapshot: {
     usage: 'snapshot --key KEY [--force] [--take-over] [--keep N] [--max-diffs N] [--max-delta-share PCT] [--ignore-ctime] [--allow-devices] DIR',
     summary: 'snapshot an overlay upper dir into the store',
@@ -161,7 +166,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       if (!v.key && !v.snapshot) throw new UsageError('--key or --snapshot is required');
       const r = await restore(ctx, {
         key: str(v, 'key')!, snapshot: str(v, 'snapshot'), dir: dir!, force: !!v.force, mode,
-        allowDevices: !!v['allow-devices'],
+        allowDevices: !!v['allow-devices'], baseline: 'auto',
       });
       return { json: { ...r }, text: `${r.key}: restored ${short(r.manifestDigest)} into ${dir} (${r.files} entries, ${formatBytes(r.bytes)})` };
     },

@@ -69,6 +69,7 @@ export async function run(argv: string[]): Promise<number> {
     progress,
     storeFlags,
     encryptionKeyFiles: keyFiles,
+    storeMode: cmd.storeMode ?? (cmd.writes ? 'write' : 'read'),
   });
   try {
     if (cmd.writes) await resumeUploads(ctx);

@@ -4,8 +4,8 @@
 // grace period are deleted, as are stray temporary objects and (on S3) multipart uploads that
 // no journal row knows. The grace period protects snapshots still being written, here or on
 // another host. Works on any ObjectStore; multipart clean-up only where the store offers it.
-import { digestHex, manifestKey, type Manifest, type Ref } from '../store/layout.js';
-import type { ObjectInfo, ObjectStore } from '../store/types.js';
+import { canonicalJson, digestHex, manifestKey, type Manifest, type Ref } from '../store/layout.js';
+import { PreconditionFailedError, type ObjectInfo, type ObjectStore } from '../store/types.js';
 import type { OpsContext } from './types.js';
 
 export const DEFAULT_GC_GRACE_MS = 24 * 3_600_000;
@@ -61,13 +61,15 @@ export async function gc(ctx: OpsContext, opts: GcOptions = {}): Promise<GcRepor
   const blobs = new Set<string>();
   const queue: string[] = [];
   for await (const o of store.list('refs/')) {
-    const ref = await readJson<Ref>(store, o.key);
-    if (!ref) continue; // deleted while we listed
-    if (typeof ref.current !== 'string' || !Array.isArray(ref.history)) {
+    const got = await store.getSmall(o.key);
+    if (!got) continue; // deleted while we listed
+    const ref = parseJson<Ref>(got.body);
+    if (ref === null) throw new Error(`gc stopped before deleting anything: ${o.key} in ${store.description} is not valid JSON`);
+    if (!ref || typeof ref.current !== 'string' || !Array.isArray(ref.history)) {
       throw new Error(`gc stopped before deleting anything: ${o.key} in ${store.description} is not a layerkeep ref`);
     }
     const history = ref.history.map((h) => h.manifest);
-    queue.push(ref.current, ...(opts.keep !== undefined ? history.slice(0, Math.max(1, opts.keep)) : history));
+    queue.push(ref.current, ...history.slice(0, await trimHistory(store, o.key, ref, got.etag, opts, report)));
   }
   // Uploads this host's journal still works on: their blobs and temporary objects stay.
   const temporaries = new Set<string>();
@@ -222,3 +224,32 @@ function pendingUploadsOf(ctx: Pick<OpsContext, 'state'>, store: ObjectStore): J
     .all(store.description) as JournalRow[];
 }
 
+
+/**
+ * --keep N: the ref is the source of truth for `ls` and restore, so the history is cut in the
+ * ref itself (a conditional write) before anything it named is swept. Returns how many entries
+ * of the history stay reachable: all of them when the ref changed meanwhile (the next gc trims).
+ */
+async function trimHistory(store: ObjectStore, key: string, ref: Ref, etag: string, opts: GcOptions, report: GcReport): Promise<number> {
+  if (opts.keep === undefined || ref.history.length <= Math.max(1, opts.keep)) return ref.history.length;
+  const keep = Math.max(1, opts.keep);
+  if (opts.dryRun) return keep;
+  const trimmed: Ref = { ...ref, history: ref.history.slice(0, keep) };
+  if (!trimmed.history.some((h) => h.manifest === ref.current)) return ref.history.length; // never drop the current one
+  try {
+    await store.putSmall(key, canonicalJson(trimmed), { ifMatch: etag });
+    return keep;
+  } catch (err) {
+    if (!(err instanceof PreconditionFailedError)) throw err;
+    report.warnings.push(`${key} changed while gc ran: its history was left whole this time`);
+    return ref.history.length;
+  }
+}
+
+function parseJson<T>(body: Buffer): T | null {
+  try {
+    return JSON.parse(body.toString('utf8')) as T;
+  } catch {
+    return null;
+  }
+}

@@ -54,6 +54,7 @@ export async function listSnapshots(ctx: OpsContext, key?: string): Promise<Snap
     if (seen.has(r.manifest_digest) || (key === undefined && !keys.includes(r.key) && r.status === 'complete')) continue;
     // Stored but not current (a lost race): its manifest, if the store has it, knows its chain.
     const m = r.status === 'failed' ? null : await readManifest(ctx, r.manifest_digest).catch(() => null);
+    if (!m && r.status === 'complete') continue; // stored once, reclaimed by gc since: nothing to restore
     out.push({
       key: r.key, digest: r.manifest_digest, created: r.created, kind: r.kind, current: false, blobSize: r.blob_size,
       ownSize: m?.chain?.ownSize ?? r.blob_size, restoreSize: m?.chain?.restoreSize ?? r.blob_size,

@@ -48,7 +48,7 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
   const remote = await readRef(ctx, key);
   recordSnapshot(ctx.state, digest, manifest, 'complete');
   if (remote?.ref.current === digest) setKeyCurrent(ctx.state, key, digest, remote.etag, remote.ref.generation);
-  if ((req.mode ?? 'upper') === 'upper') {
+  if ((req.mode ?? 'upper') === 'upper' && becomesBaseline(ctx, key, target, req)) {
     // The restored tree's own metadata is the key's new baseline: an immediate re-snapshot is a
     // no-op and the next changed one is a diff against this snapshot.
     const { entries } = walkUpperDir(target, { allowDevices: req.allowDevices });
@@ -67,6 +67,16 @@ export async function restore(ctx: OpsContext, req: RestoreRequest): Promise<Res
     }
   }
   return { key, manifestDigest: digest, files: result.files, bytes: result.bytes };
+}
+
+/** See RestoreRequest.baseline. */
+function becomesBaseline(ctx: OpsContext, key: string, target: string, req: RestoreRequest): boolean {
+  if (req.baseline !== 'auto') return true;
+  const row = ctx.state.prepare('SELECT baseline_manifest FROM keys WHERE key = ?').get(key) as { baseline_manifest: string | null } | undefined;
+  if (!row?.baseline_manifest) return true;
+  const own = ctx.state.prepare('SELECT 1 FROM containers WHERE key = ? AND upper_dir = ? LIMIT 1').get(key, target);
+  if (!own) ctx.log.info(`${target} is not an upper dir of key ${key}: its baseline on this host stays as it was`);
+  return own !== undefined;
 }
 
 function progressOf(ctx: OpsContext, layers: ChainLayer[]): (n: number) => void {

@@ -61,6 +61,13 @@ export interface SnapshotResult {
 export interface RestoreRequest {
   key: string;
   dir: string;
+  /**
+   * Whether the restored tree becomes the key's baseline on this host (the base of its next
+   * diff). 'always' (default: the runtime restores into the container's upper dir); 'auto'
+   * (the CLI): only when this host has no baseline for the key yet or `dir` is an upper dir a
+   * container of the key uses, so a restore into a scratch dir leaves the live one's alone.
+   */
+  baseline?: 'always' | 'auto';
   /** Manifest digest (or unique prefix); default: the key's current snapshot. */
   snapshot?: string;
   /** Replace a non-empty target. */

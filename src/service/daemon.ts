@@ -80,7 +80,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       log.debug(msg, fields);
     },
   };
-  const ctx = await openContext({ store: config.store, stateDir: config['state-dir'], log: storeLog });
+  const ctx = await openContext({ store: config.store, stateDir: config['state-dir'], log: storeLog, storeMode: 'serve' });
   if (config.host) ctx.host = config.host;
   // Temp trees of restores a crash or kill cut short (restores into upper dirs unpack beside them).
   for (const dir of new Set((ctx.state.prepare('SELECT upper_dir FROM containers WHERE upper_dir IS NOT NULL').all() as { upper_dir: string }[]).map((r) => dirname(r.upper_dir)))) {

@@ -10,7 +10,7 @@ import { snapshot, TOOL } from '../ops/snapshot.js';
 import { gc } from '../ops/gc.js';
 import { status as uploadStatus } from '../ops/status.js';
 import { getKey } from '../state/snapshots.js';
-import { deleteSnapshot } from './delete-snapshot.js';
+import { deleteSnapshot } from '../ops/forget.js';
 import type { HookDeps } from '../runtime/container-hooks.js';
 import { verifiedHookCall } from '../runtime/hook-calls.js';
 import type { VerifyOptions } from '../runtime/hook-verify.js';

@@ -30,7 +30,13 @@ interface Run {
   stderr: string;
 }
 
-function layerkeep(args: string[], stateDir: string): Promise<Run> {
+let initialised = false;
+async function layerkeep(args: string[], stateDir: string): Promise<Run> {
+  if (!initialised) { // a store is created on purpose
+    initialised = true;
+    const init = await layerkeep(['init'], stateDir);
+    assert.equal(init.code, 0, init.stderr);
+  }
   const full = [...args, '--store', `s3://${bucket.name}/cli`, '--state-dir', stateDir, '--s3-part-size', '5MiB'];
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, ...full], { env: process.env, maxBuffer: 16 * MIB }, (err, stdout, stderr) => {

@@ -50,7 +50,13 @@ function cliArgs(args: string[], prefix: string, stateDir: string, extra: string
   return [CLI, ...args, '--store', `s3://${bucket.name}/${prefix}`, '--state-dir', stateDir, '--s3-part-size', '5MiB', ...extra];
 }
 
-function layerkeep(args: string[], prefix: string, stateDir: string): Promise<Run> {
+const initialised = new Set<string>();
+async function layerkeep(args: string[], prefix: string, stateDir: string): Promise<Run> {
+  if (!initialised.has(prefix)) { // a store is created on purpose
+    initialised.add(prefix);
+    const init = await layerkeep(['init'], prefix, stateDir);
+    assert.equal(init.code, 0, init.stderr);
+  }
   return new Promise((resolve) => {
     execFile(process.execPath, cliArgs(args, prefix, stateDir), { env: { ...process.env, LAYERKEEP_ENCRYPTION_KEY: '' }, maxBuffer: 16 * MIB },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
@@ -164,6 +170,8 @@ describe('client-side encryption with an S3 store', () => {
       } finally { db.close(); }
     };
     try {
+      const init = await layerkeep(['init'], 'p3', state);
+      assert.equal(init.code, 0, init.stderr);
       let kills = 0;
       let said = '';
       for (let run = 0; run < 6 && kills < 3; run++) {

@@ -27,6 +27,7 @@ describe('layerkeep CLI', { timeout: 120_000 }, () => {
   writeFileSync(join(upper, 'd/f'), 'data\n');
 
   it('prints one JSON object with --json and exits 0', () => {
+    assert.equal(lk(['init', ...common]).code, 0);
     const r = lk(['snapshot', ...common, '--key', 'app', '--json', upper]);
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout);
@@ -88,6 +89,7 @@ describe('layerkeep CLI', { timeout: 120_000 }, () => {
     for (let i = 0; i < 40; i++) writeFileSync(join(big, `f${i}`), randomBytes(4 << 20));
     const store = join(base, 'crash-store');
     const args = ['--store', store, '--state-dir', join(base, 'crash-state')];
+    assert.equal(lk(['init', ...args]).code, 0);
     for (const delayMs of [150, 400, 800]) {
       const child = spawn(process.execPath, [CLI, 'snapshot', ...args, '--key', 'big', big], { stdio: 'ignore' });
       const closed = new Promise((r) => child.on('close', r)); // attached before it can exit

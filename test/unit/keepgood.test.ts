@@ -213,6 +213,7 @@ describe('restore and capture keep the key\'s good snapshot', { timeout: 180_000
     }
     const env = { ...process.env, LAYERKEEP_STANDALONE: '1' };
     const args = ['--store', join(base, 'store'), '--state-dir', join(base, 'state')];
+    execFileSync(process.execPath, [CLI, 'init', ...args, '-q'], { env });
     execFileSync(process.execPath, [CLI, 'snapshot', '--key', 'k', ...args, '-q', src], { env });
     const parent = join(base, 'targets');
     mkdirSync(parent);
