@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { COMMANDS, COMMON } from '../../src/cli/commands.js';
 import { progressLine, ttyProgress } from '../../src/cli/output.js';
@@ -23,6 +23,8 @@ function lk(args: string[]): { code: number | null; stdout: string; stderr: stri
 }
 
 describe('CLI conventions', { timeout: 120_000 }, () => {
+  // a store made on purpose, so what each case checks is not hidden behind "no layerkeep store"
+  before(() => assert.equal(lk(['init', ...common]).code, 0));
   it('prints the version without loading the store code', () => {
     for (const a of ['--version', 'version']) assert.equal(lk([a]).stdout, `layerkeep/${VERSION}\n`);
   });

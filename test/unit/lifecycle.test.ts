@@ -63,10 +63,10 @@ describe('gc and ls agree', { timeout: 120_000 }, () => {
     const listed = (): string[] => (JSON.parse(lk(['ls', ...common, '--key', 'app', '--json']).stdout).snapshots as { digest: string }[]).map((s) => s.digest).sort();
 
     const usage = lk(['forget', ...common, '--key', 'app', '--json']);
-    assert.equal(usage.code, 1);
+    assert.equal(usage.code, 2, 'invalid input is a usage error');
     assert.match(usage.stderr, /exactly one of --snapshot, --keep-last, --keep-within/);
     const cur = lk(['forget', ...common, '--key', 'app', '--snapshot', digests[3]!]);
-    assert.equal(cur.code, 1);
+    assert.equal(cur.code, 2, 'refused as invalid input, nothing changed');
     assert.match(cur.stderr, /is the current snapshot of key app/);
 
     const one = JSON.parse(lk(['forget', ...common, '--key', 'app', '--snapshot', digests[0]!.slice(7, 19), '--json']).stdout);

@@ -49,7 +49,7 @@ describe('store URLs', () => {
       for (const cmd of [['ls'], ['snapshot', '--key', 'k', cwd], ['init']]) {
         const r = lk([...cmd, '--store', spec, '--state-dir', state], cwd);
         assert.equal(r.code, 2, `${cmd[0]}: ${r.stderr}`);
-        assert.match(r.stderr, /^layerkeep: invalid store URL/);
+        assert.match(r.stderr, /^layerkeep: error: invalid store URL/);
         assert.match(r.stderr, message);
       }
       assert.deepEqual(readdirSync(cwd), [], 'nothing is created');
@@ -68,7 +68,9 @@ describe('the store marker', { timeout: 120_000 }, () => {
       const r = lk([...cmd, '--store', store, '--state-dir', state, '--json']);
       assert.equal(r.code, 1, `${cmd[0]}: ${r.stderr}`);
       assert.match(r.stderr, new RegExp(`no layerkeep store at ${store}\\nhint: .*layerkeep init`));
-      assert.match(JSON.parse(r.stdout).error, /no layerkeep store at/);
+      const e = (JSON.parse(r.stdout) as { error: { kind: string; message: string } }).error;
+      assert.equal(e.kind, 'not-found');
+      assert.match(e.message, /no layerkeep store at/);
     }
     assert.deepEqual(readdirSync(base).sort(), ['upper'], 'neither the store nor the state dir was created');
 
