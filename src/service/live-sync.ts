@@ -13,6 +13,7 @@ import type { SyncReply } from './generated/layerkeep/v1/SyncReply.js';
 import type { SyncRequest__Output } from './generated/layerkeep/v1/SyncRequest.js';
 import type { KeyLock } from './key-lock.js';
 import type { Metrics } from './metrics.js';
+import { invalid, notFound } from '../errors.js';
 
 export interface LiveSync {
   syncer: Syncer;
@@ -67,10 +68,10 @@ export function startLiveSync(o: { config: Config; ctx: OpsContext; events: Even
     },
     async sync(req) {
       const c = req.containerId ? scheduler.find(req.containerId) : req.key ? scheduler.byKey(req.key) : undefined;
-      if (!req.containerId && !req.key) throw new Error('invalid Sync request: name a key or a container');
+      if (!req.containerId && !req.key) throw invalid('invalid Sync request: name a key or a container');
       if (!c) {
         const what = req.containerId ? `container ${req.containerId}` : `a container of key ${req.key}`;
-        throw Object.assign(new Error(`${what} is not a running, opted-in container this daemon knows (live sync needs Docker discovery)`), { grpcCode: 5 });
+        throw notFound(`${what} is not a running, opted-in container this daemon knows (live sync needs Docker discovery)`, { object: req.containerId || req.key });
       }
       const run = scheduler.syncNow(c);
       if (req.noWait) {

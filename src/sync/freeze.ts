@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseMountinfo } from '../runtime/mountinfo.js';
+import { refused, unavailable } from '../errors.js';
 
 export interface Cgroup {
   /** Absolute path of the cgroup directory. */
@@ -39,7 +40,7 @@ export function cgroupOfPid(pid: number, procRoot = '/proc'): Cgroup {
     const dir = join(v1Mount.mountPoint, v1.slice(2).join(':'));
     if (existsSync(join(dir, 'freezer.state'))) return { dir, version: 1 };
   }
-  throw new Error(`process ${pid} is in no cgroup with a freezer (neither cgroup v2 cgroup.freeze nor the v1 freezer)`);
+  throw unavailable(`process ${pid} is in no cgroup with a freezer (neither cgroup v2 cgroup.freeze nor the v1 freezer)`);
 }
 
 const control = (c: Cgroup): string => join(c.dir, c.version === 2 ? 'cgroup.freeze' : 'freezer.state');
@@ -104,7 +105,7 @@ export interface FreezeStats {
  */
 export async function withFrozen<T>(c: Cgroup, opts: FreezeOptions, work: (deadline: number) => Promise<T>): Promise<{ value: T } & FreezeStats> {
   // Paused by someone else (docker pause): freezing and thawing would unpause it behind their back.
-  if (isFrozen(c)) throw new Error(`cgroup ${c.dir} is frozen already (paused?); not syncing it now`);
+  if (isFrozen(c)) throw refused(`cgroup ${c.dir} is frozen already (paused?); not syncing it now`, { object: c.dir });
   const recDir = recordDir(opts.runDir);
   mkdirSync(recDir, { recursive: true, mode: 0o700 });
   const rec = join(recDir, recordName(c));
