@@ -111,6 +111,7 @@ describe('release tarball', () => {
     writeFileSync(join(ov.merged, 'etc/image.conf'), 'changed\n');
     unlinkSync(join(ov.merged, 'etc/gone'));
     const upperIn = `/${relative(root, ov.upper)}`;
+    inRoot(['init', '--store', 'file:///store', '--state-dir', '/state']);
     const snap = JSON.parse(inRoot(['snapshot', '--json', '--key', 'rel', '--store', 'file:///store', '--state-dir', '/state', upperIn])) as { digest?: string };
     assert.match(JSON.stringify(snap), /sha256:[0-9a-f]{64}/);
     inRoot(['restore', '--key', 'rel', '--store', 'file:///store', '--state-dir', '/state2', '/restored']);
