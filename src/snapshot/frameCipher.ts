@@ -73,7 +73,8 @@ export class Keyring {
 export class EncryptionKeyMissingError extends LayerkeepError {
   override name = 'EncryptionKeyMissingError';
   constructor(readonly keyId: string, what: string) {
-    super('invalid', `${what} is encrypted with key ${keyId}, which is not configured: pass that key with --encryption-key-file FILE ` +
+    // refused, not invalid: the request is well formed; this host lacks the key (exit 1, FAILED_PRECONDITION)
+    super('refused', `${what} is encrypted with key ${keyId}, which is not configured: pass that key with --encryption-key-file FILE ` +
       '(or LAYERKEEP_ENCRYPTION_KEY)');
   }
 }

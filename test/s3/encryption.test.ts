@@ -103,8 +103,9 @@ describe('client-side encryption with an S3 store', () => {
       const bad = await layerkeep(['restore', '--key', 'app', '--json', ...keys, dst], 'p1', join(work, 'h1b'));
       assert.equal(bad.code, 1);
       assert.match(bad.stderr, new RegExp(`encrypted with key ${id1}, which is not configured`));
-      const err = JSON.parse(bad.stdout) as { error: string };
-      assert.ok(err.error.includes(id1));
+      const err = JSON.parse(bad.stdout) as { error: { kind: string; message: string } };
+      assert.equal(err.error.kind, 'refused');
+      assert.ok(err.error.message.includes(id1));
       for (const out of [bad.stdout, bad.stderr]) assert.equal(out.includes(secret1.toString('hex')) || out.includes(secret1.toString('base64')), false);
       assert.equal(existsSync(dst), false, 'nothing was written');
       assert.deepEqual((await readdir(work)).filter((n) => n.includes('layerkeep')), []);
