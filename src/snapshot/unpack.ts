@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import { WHITEOUT_PREFIX, type LayerEntry } from './entry.js';
 import { TarFormatError, type TarItem } from './tarReader.js';
+import { layerPaths } from './layerPaths.js';
 import { checkDirOnTheWay, layerPathComponents } from './safePath.js';
 import { DirChain } from './dirChain.js';
 import { osPath } from './fsName.js';
@@ -75,10 +76,7 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
   const warn = opts.onWarning ?? (() => {});
   const maxBytes = opts.limits?.maxBytes ?? Number.MAX_SAFE_INTEGER;
 
-  /** Layer paths taken by an entry of this layer (whiteout targets included). */
-  const claimed = new Set<string>();
-  /** Layer paths this layer created, and every ancestor of them. */
-  const touched = new Set<string>();
+  const { claimed, touched, markTouched, claim } = layerPaths();
   /** Regular files of this layer: valid hard-link targets. */
   const regularFiles = new Set<string>();
   const dirs: PendingDir[] = [];
@@ -109,19 +107,6 @@ export async function unpackLayer(items: AsyncIterable<TarItem>, root: string, o
     return null;
   };
 
-  const markTouched = (p: string): void => {
-    for (let q = p; q !== '.' && !touched.has(q); ) {
-      touched.add(q);
-      const i = q.lastIndexOf('/');
-      q = i === -1 ? '.' : q.slice(0, i);
-    }
-  };
-  const claim = (p: string, e: LayerEntry): void => {
-    if (claimed.has(p)) {
-      throw new Error(p === e.path ? 'duplicate entry: the path appears twice in the layer' : `duplicate entry: ${JSON.stringify(p)} appears twice in the layer`);
-    }
-    claimed.add(p);
-  };
 
   /** Owner, then mode (chown clears setuid), then xattrs, then time (dirs: later). */
   const applyMetadata = (abs: string, e: LayerEntry, isSymlink: boolean): void => {

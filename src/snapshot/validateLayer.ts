@@ -5,6 +5,7 @@
 import { WHITEOUT_PREFIX, type LayerEntry } from './entry.js';
 import { layerPathComponents } from './safePath.js';
 import { TarFormatError, type TarItem } from './tarReader.js';
+import { layerPaths } from './layerPaths.js';
 import { UnpackError } from './unpack.js';
 import { classifyWhiteout } from './whiteout.js';
 
@@ -20,23 +21,9 @@ const AUFS_META_PREFIX = WHITEOUT_PREFIX + WHITEOUT_PREFIX;
 /** Reads every item (bodies drained) and throws what unpackLayer would throw; returns the entry count. */
 export async function validateLayer(items: AsyncIterable<TarItem>, opts: ValidateOptions = {}): Promise<number> {
   const nodes = new Map<string, Node>([['.', 'dir']]);
-  const claimed = new Set<string>();
-  const touched = new Set<string>();
+  const { claimed, touched, markTouched, claim } = layerPaths();
   let count = 0;
 
-  const markTouched = (p: string): void => {
-    for (let q = p; q !== '.' && !touched.has(q); ) {
-      touched.add(q);
-      const i = q.lastIndexOf('/');
-      q = i === -1 ? '.' : q.slice(0, i);
-    }
-  };
-  const claim = (p: string, e: LayerEntry): void => {
-    if (claimed.has(p)) {
-      throw new Error(p === e.path ? 'duplicate entry: the path appears twice in the layer' : `duplicate entry: ${JSON.stringify(p)} appears twice in the layer`);
-    }
-    claimed.add(p);
-  };
   /** The parents of an entry: real directories, missing ones made (as resolveDirUnder does). */
   const parents = (comps: string[]): void => {
     let p = '';
